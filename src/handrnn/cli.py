@@ -1,0 +1,188 @@
+"""The `handrnn` command: data summary/convert, train, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config, coerce, load_yaml, make_config, validate
+from .errors import HandRNNError
+
+log = logging.getLogger("handrnn")
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per Config field (--batch-size for batch_size); unset flags leave the field alone."""
+    g = p.add_argument_group("config (each flag sets the Config field of the same name)")
+    for f in dataclasses.fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            g.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type]
+            g.add_argument(flag, dest=f.name, type=kind, default=argparse.SUPPRESS, metavar=f.type.upper())
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Defaults, then the YAML file (--config), then flags."""
+    values = load_yaml(args.config) if args.config else {}
+    names = {f.name for f in dataclasses.fields(Config)}
+    values.update({k: v for k, v in vars(args).items() if k in names})
+    return make_config(Config(), **values)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .data import protocol_splits
+    from .datasets import load_data
+    from .train import fit, load_run_config
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg = load_run_config(run_dir)
+        extra = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}
+        if set(extra) - {"epochs", "data"}:
+            raise HandRNNError("--resume continues a run as configured; only --epochs and --data may change")
+        cfg = make_config(cfg, **extra)
+        out_root = run_dir
+    else:
+        cfg = config_from_args(args)
+        out_root = Path(cfg.out) / (cfg.name or default_name(cfg))
+        if (out_root / "config.json").exists():
+            raise HandRNNError(f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}")
+    data = load_data(cfg.data, allow_pickle=cfg.allow_pickle)
+    if args.resume:
+        old = json.loads((out_root / "config.json").read_text())
+        if cfg.epochs != old["epochs"]:
+            (out_root / "config.json").write_text(json.dumps({**old, "epochs": cfg.epochs}, indent=2) + "\n")
+    splits = protocol_splits(data, cfg.protocol, cfg.seed)
+    if cfg.fold:
+        splits = [s for s in splits if s.name == f"subject{cfg.fold}"]
+        if not splits:
+            raise HandRNNError(f"fold {cfg.fold}: no such subject in the data")
+    results = []
+    for split in splits:
+        run_dir = out_root / split.name if len(splits) > 1 else out_root
+        log.info(f"run {run_dir}: {cfg.model}/{cfg.cell} on {cfg.protocol} ({split.name}), {len(split.train)} train / {len(split.test)} test")
+        results.append(fit(cfg, data, split, run_dir, resume=bool(args.resume)))
+        print(f"{run_dir}: test accuracy {results[-1]['test_acc']:.4f} (best val epoch {results[-1]['best_epoch']})")
+    if len(results) > 1:
+        summarise_folds(out_root, results)
+    return 0
+
+
+def summarise_folds(out_root: Path, results: list[dict]) -> None:
+    from .train import write_json
+
+    accs = np.array([r["test_acc"] for r in results])
+    summary = {"folds": {Path(r["run"]).name: r["test_acc"] for r in results},
+               "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1))}  # fmt: skip
+    write_json(out_root / "results.json", summary)
+    print(f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(accs)} folds")
+
+
+def default_name(cfg: Config) -> str:
+    size = f"{cfg.num_units1}-{cfg.units2()}" if cfg.model == "hrnn" else f"{cfg.num_units}x{cfg.depth}"
+    proto = cfg.protocol.replace(":", "-")
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.cell}{size}-{proto}-b{cfg.batch_size}-lr{cfg.lr:g}-s{cfg.seed}"
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_run
+
+    r = evaluate_run(Path(args.run), checkpoint=args.checkpoint, data_path=args.data or "", part=args.part)
+    print(f"{args.run} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
+    print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
+    worst = sorted((v, k) for k, v in r["per_class_accuracy"].items() if v is not None)[:5]
+    print("lowest per-class accuracy: " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
+    print(f"wrote evaluation-{args.part}-{args.checkpoint}.json, confusion-{args.part}-{args.checkpoint}.png, "
+          f"misclassified-{args.part}-{args.checkpoint}.csv in {args.run}")  # fmt: skip
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .datasets import load_data
+
+    d = load_data(args.data, allow_pickle=args.allow_pickle, on_bad=args.on_bad)
+    lengths = d.lengths
+    print(f"sequences {len(d)}  frames {int(lengths.sum())}  actions {len(d.actions)}  subjects {len(set(d.subjects.tolist()) - {0})}")
+    print(f"length min {lengths.min()}  median {np.median(lengths):g}  mean {lengths.mean():.1f}  max {lengths.max()}")
+    print(f"official split: train {(d.split == 0).sum()}  test {(d.split == 1).sum()}")
+    if d.skipped:
+        print(f"skipped {len(d.skipped)} file(s) (named in the warning above)")
+    print("per subject: " + "  ".join(f"{s}:{n}" for s, n in zip(*np.unique(d.subjects, return_counts=True))))
+    counts = np.bincount(d.labels, minlength=len(d.actions))
+    print("per action:")
+    for i, a in enumerate(d.actions):
+        print(f"  {i + 1:>2} {a:<28} {counts[i]:>3}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .data import protocol_splits
+    from .datasets import load_data, to_cw3_dict, write_cw3
+
+    if args.protocol == "cross-subject":
+        raise HandRNNError("convert writes one train/test container: use --protocol cw3 or 1:1")
+    d = load_data(args.data, allow_pickle=args.allow_pickle)
+    split = protocol_splits(d, args.protocol, args.seed)[0]
+    write_cw3(Path(args.out), to_cw3_dict(d, split.train, split.test))
+    print(f"wrote {args.out}: {len(split.train)} train / {len(split.test)} test sequences ({args.protocol}, seed {args.seed})")
+    return 0
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="handrnn", description="Hand action recognition from 3D hand skeletons with RNNs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="inspect or convert a dataset").add_subparsers(dest="data_command", required=True)
+    s = data.add_parser("summary", help="counts, per-class and per-subject numbers, length statistics")
+    c = data.add_parser("convert", help="write a CW3 container (.npz safe, or .pkl) from an FPHA tree or container")
+    for q in (s, c):
+        q.add_argument("--data", default="", help="FPHA folder or container (default: $HANDRNN_DATA)")
+        q.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
+    s.add_argument("--on-bad", choices=["error", "skip"], default="error", help="what to do with a malformed file")
+    s.set_defaults(func=cmd_summary)
+    c.add_argument("--out", required=True, help="output file, .npz or .pkl")
+    c.add_argument("--protocol", default="cw3", choices=["cw3", "1:1", "cross-subject"])
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=cmd_convert)
+
+    t = sub.add_parser("train", help="train a model; writes a run folder")
+    t.add_argument("--config", help="YAML file of Config fields; flags override it")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    add_config_flags(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="test a run: metrics, confusion matrix, misclassified sequences")
+    e.add_argument("run", help="run folder")
+    e.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    e.add_argument("--part", choices=["test", "val", "train"], default="test")
+    e.add_argument("--data", default="", help="dataset path, if it moved since training")
+    e.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(format="handrnn: %(message)s", level=logging.INFO, stream=sys.stderr)
+    args = get_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HandRNNError as e:
+        print(f"handrnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("handrnn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into head or less, closed early
+        sys.stderr.close()
+        return 0
+
+
+__all__ = ["main", "get_parser", "coerce", "validate"]

@@ -1,0 +1,445 @@
+"""Reading and writing hand-action data: the FPHA tree, its split file, CW3 containers, and a parse cache."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import HandRNNError
+from .skeleton import NUM_FEATURES
+
+log = logging.getLogger("handrnn")
+
+POSE_DIR = "Hand_pose_annotation_v1"
+SPLIT_FILE = "data_split_action_recognition.txt"
+SKELETON_FILE = "skeleton.txt"
+DATA_ENV = "HANDRNN_DATA"
+CACHE_ENV = "HANDRNN_CACHE"
+CACHE_VERSION = 1
+MAX_ABS_MM = 5000.0  # a hand joint 5 m from the camera is a broken file, not a pose
+TRAIN, TEST, UNSPLIT = 0, 1, -1  # values of HandActions.split
+
+
+@dataclass
+class HandActions:
+    """A labelled set of variable-length hand-pose sequences.
+
+    sequences[i]: float32 [T_i, 63] (21 joints x xyz); labels: int64 [N] in 0..C-1;
+    split: int8 [N], the split that came with the data (TRAIN/TEST, or UNSPLIT);
+    subjects: int64 [N] (0 = unknown).
+    """
+
+    sequences: list[np.ndarray]
+    labels: np.ndarray
+    actions: list[str]
+    ids: list[str]
+    subjects: np.ndarray
+    split: np.ndarray
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(s) for s in self.sequences], dtype=np.int64)
+
+    def subset(self, index: np.ndarray) -> HandActions:
+        index = np.asarray(index, dtype=np.int64)
+        return HandActions(
+            sequences=[self.sequences[i] for i in index],
+            labels=self.labels[index],
+            actions=self.actions,
+            ids=[self.ids[i] for i in index],
+            subjects=self.subjects[index],
+            split=self.split[index],
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# FPHA tree
+
+
+def parse_skeleton(path: Path) -> np.ndarray | None:
+    """Parse one FPHA skeleton.txt into float32 [T, 63]; None for an empty file.
+
+    Each line is ``t x1 y1 z1 ... x21 y21 z21``; frame numbers must increase by one.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if len(tokens) != NUM_FEATURES + 1:
+            raise HandRNNError(
+                f"{path}:{n}: expected {NUM_FEATURES + 1} columns (frame number + 21 joints x 3), "
+                f"found {len(tokens)}"
+            )
+        rows.append((n, tokens))
+    if not rows:
+        return None
+    try:
+        values = np.array([t for _, t in rows], dtype=np.float64)
+    except ValueError:
+        for n, tokens in rows:
+            for token in tokens:
+                try:
+                    float(token)
+                except ValueError:
+                    raise HandRNNError(f"{path}:{n}: not a number: {token!r}") from None
+        raise
+    _check_values(path, values, [n for n, _ in rows])
+    return values[:, 1:].astype(np.float32)
+
+
+def _check_values(path: Path, values: np.ndarray, line_numbers: list[int]) -> None:
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        raise HandRNNError(f"{path}:{line_numbers[int(np.argmax(bad))]}: NaN or infinite value")
+    huge = (np.abs(values[:, 1:]) > MAX_ABS_MM).any(axis=1)
+    if huge.any():
+        raise HandRNNError(
+            f"{path}:{line_numbers[int(np.argmax(huge))]}: coordinate beyond {MAX_ABS_MM:g} mm, "
+            "not a hand pose in millimetres"
+        )
+    frames = values[:, 0]
+    if (frames != np.round(frames)).any() or (np.diff(frames) != 1).any():
+        steps = np.flatnonzero((np.diff(frames) != 1) | (frames[1:] != np.round(frames[1:])))
+        n = line_numbers[int(steps[0]) + 1] if len(steps) else line_numbers[0]
+        raise HandRNNError(f"{path}:{n}: frame numbers must be whole and increase by one")
+
+
+def read_split_file(path: Path) -> tuple[list[str], dict[str, tuple[int, int]]]:
+    """Read FPHA's split file: returns (actions by label, {sequence id: (split, label)})."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    entries: dict[str, tuple[int, int]] = {}
+    names: dict[int, str] = {}
+    part, expected, counts = None, {}, {TRAIN: 0, TEST: 0}
+    for n, line in enumerate(lines, start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        header = re.fullmatch(r"(Training|Test)", tokens[0])
+        if header and len(tokens) == 2 and tokens[1].isdigit():
+            part = TRAIN if tokens[0] == "Training" else TEST
+            expected[part] = int(tokens[1])
+            continue
+        if part is None:
+            raise HandRNNError(f"{path}:{n}: entry before a 'Training N' or 'Test N' header")
+        m = re.fullmatch(r"(Subject_\d+)/([A-Za-z0-9_]+)/(\d+)", tokens[0])
+        if len(tokens) != 2 or not m or not re.fullmatch(r"\d+", tokens[1]):
+            raise HandRNNError(f"{path}:{n}: expected '<Subject_s/action/rep> <label>', found {line.strip()!r}")
+        label, action = int(tokens[1]), m.group(2)
+        if names.setdefault(label, action) != action:
+            raise HandRNNError(f"{path}:{n}: label {label} is {names[label]!r} elsewhere but {action!r} here")
+        if tokens[0] in entries:
+            raise HandRNNError(f"{path}:{n}: {tokens[0]} is listed twice")
+        entries[tokens[0]] = (part, label)
+        counts[part] += 1
+    for p, want in expected.items():
+        if counts[p] != want:
+            raise HandRNNError(f"{path}: header promises {want} {'training' if p == TRAIN else 'test'} entries, found {counts[p]}")
+    if not entries:
+        raise HandRNNError(f"{path}: no entries")
+    if sorted(names) != list(range(len(names))):
+        raise HandRNNError(f"{path}: labels must run 0..{len(names) - 1} without gaps")
+    return [names[i] for i in range(len(names))], entries
+
+
+def _skeleton_files(root: Path) -> list[Path]:
+    pose = root / POSE_DIR
+    if not pose.is_dir():
+        if not root.exists():
+            raise HandRNNError(f"{root}: no such directory (give the FPHA folder with --data or ${DATA_ENV})")
+        raise HandRNNError(f"{root}: not an FPHA tree (no {POSE_DIR}/ folder inside)")
+    files = sorted(pose.glob(f"Subject_*/*/*/{SKELETON_FILE}"), key=_natural_key)
+    if not files:
+        raise HandRNNError(f"{pose}: no Subject_*/<action>/<rep>/{SKELETON_FILE} files")
+    return files
+
+
+def _natural_key(p: Path) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p))]
+
+
+def read_fpha(root: Path, *, on_bad: str = "error", use_cache: bool = True) -> HandActions:
+    """Read an FPHA tree (Hand_pose_annotation_v1/Subject_s/<action>/<rep>/skeleton.txt + split file).
+
+    on_bad: 'error' stops at the first malformed file; 'skip' leaves it out and reports it.
+    """
+    root = Path(root).expanduser().resolve()
+    files = _skeleton_files(root)
+    split_path = root / SPLIT_FILE
+    cache = _cache_path(root, files, split_path, on_bad) if use_cache else None
+    if cache is not None and cache.exists():
+        try:
+            data = load_npz(cache)
+        except HandRNNError:
+            data = None  # a damaged cache is rebuilt, never trusted
+        if data is not None:
+            _report_skipped(data.skipped)
+            return data
+    data = _parse_tree(root, files, split_path, on_bad)
+    _report_skipped(data.skipped)
+    if cache is not None:
+        try:
+            save_npz(cache, data)
+        except OSError as e:
+            log.warning(f"could not write the parse cache {cache}: {e}")
+    return data
+
+
+def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) -> HandActions:
+    if split_path.is_file():
+        actions, entries = read_split_file(split_path)
+    else:
+        actions = sorted({f.parent.parent.name for f in files})
+        entries = {}
+        log.warning(f"{split_path} not found: actions are numbered alphabetically and there is no official split")
+    label_of = {a: i for i, a in enumerate(actions)}
+    seqs, labels, ids, subjects, split, skipped = [], [], [], [], [], []
+    skipped_ids = set()
+    for f in files:
+        rep, action, subject = f.parent.name, f.parent.parent.name, f.parent.parent.parent.name
+        sid = f"{subject}/{action}/{rep}"
+        if action not in label_of:
+            raise HandRNNError(f"{f}: action {action!r} is not one of the {len(actions)} actions in {split_path.name}")
+        try:
+            x = parse_skeleton(f)
+        except HandRNNError as e:
+            if on_bad != "skip":
+                raise
+            skipped.append(str(e))
+            skipped_ids.add(sid)
+            continue
+        if x is None:
+            skipped.append(f"{f}: empty")
+            skipped_ids.add(sid)
+            continue
+        seqs.append(x)
+        labels.append(label_of[action])
+        ids.append(sid)
+        subjects.append(int(subject.split("_")[1]))
+        part = entries.get(sid, (UNSPLIT, None))
+        if part[1] is not None and part[1] != label_of[action]:
+            raise HandRNNError(f"{split_path}: {sid} has label {part[1]} but its folder says {action!r}")
+        split.append(part[0])
+    found = set(ids) | skipped_ids
+    missing = [sid for sid in entries if sid not in found]
+    if missing:
+        raise HandRNNError(f"{split_path}: {len(missing)} listed sequence(s) have no skeleton.txt, e.g. {missing[0]}")
+    if not seqs:
+        raise HandRNNError(f"{root}: no non-empty sequences")
+    return HandActions(
+        sequences=seqs,
+        labels=np.array(labels, dtype=np.int64),
+        actions=actions,
+        ids=ids,
+        subjects=np.array(subjects, dtype=np.int64),
+        split=np.array(split, dtype=np.int8),
+        skipped=skipped,
+    )
+
+
+def _report_skipped(skipped: list[str]) -> None:
+    if skipped:
+        log.warning(f"skipped {len(skipped)} file(s): " + "; ".join(skipped))
+
+
+def _cache_path(root: Path, files: list[Path], split_path: Path, on_bad: str) -> Path | None:
+    h = hashlib.sha256(f"{CACHE_VERSION}|{root}|{on_bad}".encode())
+    for f in [*files, split_path]:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        h.update(f"|{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}".encode())
+    base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "handrnn")
+    return base / f"fpha-{h.hexdigest()[:24]}.npz"
+
+
+# ---------------------------------------------------------------------------------------------
+# Containers: the project's own .npz (no pickle) and the CW3 dict (x_train, x_test, y_train, y_test, actions)
+
+
+def _ragged_to_arrays(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(s) for s in seqs])
+    values = np.concatenate(seqs).astype(np.float32) if seqs else np.zeros((0, NUM_FEATURES), np.float32)
+    return values, offsets
+
+
+def _arrays_to_ragged(values: np.ndarray, offsets: np.ndarray, where: str) -> list[np.ndarray]:
+    if values.ndim != 2 or values.shape[1] != NUM_FEATURES:
+        raise HandRNNError(f"{where}: values must be [frames, {NUM_FEATURES}], found shape {values.shape}")
+    if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 1).any():
+        raise HandRNNError(f"{where}: offsets must rise from 0 to the number of frames, each sequence non-empty")
+    return [values[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def save_npz(path: Path, data: HandActions) -> None:
+    """Write a HandActions as a pickle-free .npz (ragged sequences as values + offsets), atomically."""
+    values, offsets = _ragged_to_arrays(data.sequences)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(
+        tmp, values=values, offsets=offsets, labels=data.labels, actions=np.array(data.actions),
+        ids=np.array(data.ids), subjects=data.subjects, split=data.split, skipped=np.array(data.skipped, dtype=str),
+    )  # fmt: skip
+    os.replace(tmp, path)
+
+
+def load_npz(path: Path) -> HandActions:
+    """Read a .npz written by save_npz or a CW3 container saved as .npz (never unpickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise HandRNNError(f"{path}: not a readable pickle-free .npz ({e})") from None
+    if "values" in arrays:
+        need = ["values", "offsets", "labels", "actions", "ids", "subjects", "split"]
+        _require(arrays, need, path)
+        seqs = _arrays_to_ragged(arrays["values"], arrays["offsets"], str(path))
+        data = HandActions(
+            sequences=seqs, labels=arrays["labels"].astype(np.int64), actions=[str(a) for a in arrays["actions"]],
+            ids=[str(i) for i in arrays["ids"]], subjects=arrays["subjects"].astype(np.int64),
+            split=arrays["split"].astype(np.int8), skipped=[str(s) for s in arrays.get("skipped", [])],
+        )  # fmt: skip
+        _validate(data, str(path))
+        return data
+    _require(arrays, ["x_train_values", "x_train_offsets", "x_test_values", "x_test_offsets", "y_train", "y_test", "actions"], path)
+    cw3 = {
+        "x_train": _arrays_to_ragged(arrays["x_train_values"], arrays["x_train_offsets"], f"{path}: x_train"),
+        "x_test": _arrays_to_ragged(arrays["x_test_values"], arrays["x_test_offsets"], f"{path}: x_test"),
+        "y_train": arrays["y_train"], "y_test": arrays["y_test"], "actions": list(arrays["actions"]),
+    }  # fmt: skip
+    return from_cw3_dict(cw3, str(path))
+
+
+def _require(arrays: dict, keys: list[str], path: Path) -> None:
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        raise HandRNNError(f"{path}: missing array(s) {', '.join(missing)}")
+
+
+def _validate(data: HandActions, where: str) -> None:
+    n = len(data.sequences)
+    for name in ("labels", "subjects", "split"):
+        if len(getattr(data, name)) != n:
+            raise HandRNNError(f"{where}: {name} has {len(getattr(data, name))} entries for {n} sequences")
+    if n and (data.labels.min() < 0 or data.labels.max() >= len(data.actions)):
+        raise HandRNNError(f"{where}: labels must be in 0..{len(data.actions) - 1}")
+    for i, s in enumerate(data.sequences):
+        if not np.isfinite(s).all():
+            raise HandRNNError(f"{where}: sequence {i} ({data.ids[i]}) holds NaN or infinite values")
+
+
+def from_cw3_dict(d: dict, where: str) -> HandActions:
+    """Turn a CW3 dict (x_train/x_test: sequences of [T, 63]; y_*: labels 1..45; actions) into HandActions."""
+    if not isinstance(d, dict):
+        raise HandRNNError(f"{where}: expected a dict with x_train, x_test, y_train, y_test, actions")
+    _require(d, ["x_train", "x_test", "y_train", "y_test", "actions"], Path(where))
+    actions = [str(a) for a in d["actions"]]
+    seqs, labels, ids, split = [], [], [], []
+    for part, code in (("train", TRAIN), ("test", TEST)):
+        xs, ys = d[f"x_{part}"], np.asarray(d[f"y_{part}"]).reshape(-1)
+        if len(xs) != len(ys):
+            raise HandRNNError(f"{where}: x_{part} has {len(xs)} sequences but y_{part} has {len(ys)} labels")
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            try:
+                x = np.asarray(x, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise HandRNNError(f"{where}: x_{part}[{i}] is not numeric") from None
+            if x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
+                raise HandRNNError(f"{where}: x_{part}[{i}] must be [T, {NUM_FEATURES}] with T >= 1, found {x.shape}")
+            if float(y) != int(y) or not 1 <= int(y) <= len(actions):
+                raise HandRNNError(f"{where}: y_{part}[{i}] = {y} is not a label in 1..{len(actions)}")
+            seqs.append(x)
+            labels.append(int(y) - 1)
+            ids.append(f"{part}/{i}")
+            split.append(code)
+    data = HandActions(
+        sequences=seqs, labels=np.array(labels, dtype=np.int64), actions=actions, ids=ids,
+        subjects=np.zeros(len(seqs), dtype=np.int64), split=np.array(split, dtype=np.int8),
+    )  # fmt: skip
+    _validate(data, where)
+    return data
+
+
+def to_cw3_dict(data: HandActions, train: np.ndarray, test: np.ndarray) -> dict:
+    """The CW3 container for the given train/test indices (labels shifted to 1..45)."""
+    return {
+        "x_train": [data.sequences[i] for i in train],
+        "x_test": [data.sequences[i] for i in test],
+        "y_train": data.labels[train] + 1,
+        "y_test": data.labels[test] + 1,
+        "actions": list(data.actions),
+    }
+
+
+def write_cw3(path: Path, d: dict) -> None:
+    """Write a CW3 container: .npz (safe, ragged as values + offsets) or .pkl (the course's pickled dict)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".pkl":
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump({**d, "x_train": np.array(d["x_train"], dtype=object), "x_test": np.array(d["x_test"], dtype=object)}, f)
+        os.replace(tmp, path)
+        return
+    if path.suffix != ".npz":
+        raise HandRNNError(f"{path}: the container must end in .npz (safe) or .pkl (pickle)")
+    xv, xo = _ragged_to_arrays(d["x_train"])
+    tv, to = _ragged_to_arrays(d["x_test"])
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, x_train_values=xv, x_train_offsets=xo, x_test_values=tv, x_test_offsets=to,
+             y_train=np.asarray(d["y_train"]), y_test=np.asarray(d["y_test"]), actions=np.array(d["actions"]))  # fmt: skip
+    os.replace(tmp, path)
+
+
+def load_pickle(path: Path) -> HandActions:
+    """Read a pickled CW3 dict. Unpickling runs code from the file: callers ask the user first."""
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="latin1")
+    except Exception as e:  # noqa: BLE001 - any failure of an untrusted pickle is the file's fault
+        raise HandRNNError(f"{path}: cannot unpickle ({e.__class__.__name__}: {e})") from None
+    return from_cw3_dict(d, str(path))
+
+
+def load_data(path: str | Path | None, *, allow_pickle: bool = False, on_bad: str = "error") -> HandActions:
+    """Load an FPHA tree, a .npz container or (only with allow_pickle) a pickled CW3 dict."""
+    if not path:
+        path = os.environ.get(DATA_ENV)
+        if not path:
+            raise HandRNNError(f"no data given: pass --data PATH or set ${DATA_ENV}")
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return read_fpha(path, on_bad=on_bad)
+    if not path.exists():
+        raise HandRNNError(f"{path}: no such file or directory")
+    if path.suffix == ".npz":
+        return load_npz(path)
+    if path.suffix in (".pkl", ".pickle", ".p"):
+        if not allow_pickle:
+            raise HandRNNError(
+                f"{path}: is a pickle; unpickling can run arbitrary code, so it is read only with --allow-pickle "
+                "(or convert it once to .npz with 'handrnn data convert')"
+            )
+        return load_pickle(path)
+    raise HandRNNError(f"{path}: unknown data format (expected an FPHA folder, .npz, or .pkl)")

@@ -1,0 +1,5 @@
+"""The one exception type that the command line turns into a clean one-line error."""
+
+
+class HandRNNError(Exception):
+    """Bad input or options: the message names what is wrong and where; the CLI prints it without a traceback."""

@@ -1,0 +1,73 @@
+"""`handrnn evaluate`: test a run's checkpoint and write its metrics, confusion matrix and mistakes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import from_dict
+from .data import Normaliser, SequenceSet
+from .datasets import HandActions, load_data
+from .errors import HandRNNError
+from .plots import plot_confusion
+from .report import classification_report
+from .train import build_model, load_checkpoint, load_run_config, predict, write_json
+
+
+def load_model(run_dir: Path, checkpoint: str = "best") -> tuple[torch.nn.Module, Normaliser, dict]:
+    """The model of a run folder's checkpoint (best or last), its normaliser and the checkpoint's metadata."""
+    state = load_checkpoint(Path(run_dir) / f"{checkpoint}.pt")
+    cfg = from_dict(state["config"], f"{run_dir}/{checkpoint}.pt")
+    model = build_model(cfg, len(state["actions"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), Normaliser(**state["normaliser"]), state
+
+
+def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
+    """Indices into `data` of the sequences that the run used as `part` (train/val/test)."""
+    path = Path(run_dir) / "split.json"
+    try:
+        ids = json.loads(path.read_text())[part]
+    except (OSError, KeyError, json.JSONDecodeError) as e:
+        raise HandRNNError(f"{path}: cannot read the run's {part} split ({e})") from None
+    where = {sid: i for i, sid in enumerate(data.ids)}
+    missing = [sid for sid in ids if sid not in where]
+    if missing:
+        raise HandRNNError(f"the data lacks {len(missing)} {part} sequence(s) of this run, e.g. {missing[0]}: is it the same dataset?")
+    return np.array([where[sid] for sid in ids], dtype=np.int64)
+
+
+def evaluate_run(run_dir: Path, *, checkpoint: str = "best", data_path: str = "", part: str = "test") -> dict:
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    model, normaliser, state = load_model(run_dir, checkpoint)
+    data = load_data(data_path or cfg.data, allow_pickle=cfg.allow_pickle)
+    if list(data.actions) != list(state["actions"]):
+        raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")
+    index = split_indices(data, run_dir, part)
+    seqs = SequenceSet([data.sequences[i] for i in index], data.labels[index], normaliser)
+    logits = predict(model, seqs).numpy()
+    report = classification_report(logits, data.labels[index], data.actions)
+    report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part})
+    stem = f"{part}-{checkpoint}"
+    write_json(run_dir / f"evaluation-{stem}.json", report)
+    title = f"{cfg.model}/{cfg.cell} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
+    plot_confusion(np.array(report["confusion_matrix"]), data.actions, run_dir / f"confusion-{stem}.png", title)
+    write_mistakes(run_dir / f"misclassified-{stem}.csv", data, index, logits)
+    return report
+
+
+def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.ndarray) -> None:
+    probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "frames", "true", "predicted", "p_predicted", "p_true"])
+        for row, i in enumerate(index):
+            y, p = int(data.labels[i]), int(logits[row].argmax())
+            if y != p:
+                w.writerow([data.ids[i], len(data.sequences[i]), data.actions[y], data.actions[p],
+                            f"{probs[row, p]:.3f}", f"{probs[row, y]:.3f}"])  # fmt: skip

@@ -1,0 +1,145 @@
+"""Recurrent classifiers of hand-pose sequences: the flat RNN and the hierarchical finger-to-hand HRNN.
+
+Every model maps (x [B, T, 63] padded, lengths [B]) to logits [B, C]. Padding sits after each
+sequence's last frame, so a unidirectional RNN's output at frame lengths-1 never sees it: reading
+the state there is exactly what CW3's Keras masking computed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import _VF, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+
+from .skeleton import FINGERS, NUM_FEATURES, finger_feature_indices
+
+CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}  # SimpleRNN (tanh Elman), GRU, LSTM
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+NUM_FINGERS = len(FINGERS)
+FINGER_INPUT = 15  # wrist + 4 joints of a finger, xyz
+
+
+def last_output(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """out [B, T, H], lengths [B] -> [B, H], the output at each sequence's last true frame."""
+    return out[torch.arange(out.shape[0]), lengths.to(out.device) - 1]
+
+
+def pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
+    return pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+
+
+def final_state(rnn: nn.RNNBase, x: torch.Tensor | PackedSequence, lengths: torch.Tensor) -> torch.Tensor:
+    """Top layer's state after each sequence's last true frame: [B, H]."""
+    if isinstance(x, PackedSequence):
+        _, h = rnn(x)
+        h = h[0] if isinstance(h, tuple) else h  # LSTM returns (h, c)
+        return h[-1]  # h_n is already in the caller's batch order
+    out, _ = rnn(x)
+    return last_output(out, lengths)
+
+
+class RNNClassifier(nn.Module):
+    """CW3's classifier: recurrent layer(s) over the 63 joint coordinates, dropout, a linear layer."""
+
+    def __init__(self, *, num_classes: int = 45, cell: str = "gru", num_units: int = 128, depth: int = 1,
+                 dropout: float = 0.2, pack_sequences: bool = False):  # fmt: skip
+        super().__init__()
+        self.pack_sequences = pack_sequences
+        self.rnn = CELLS[cell](NUM_FEATURES, num_units, num_layers=depth, batch_first=True,
+                               dropout=dropout if depth > 1 else 0.0)  # fmt: skip
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(num_units, num_classes)
+
+    def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x [B, T, 63], lengths [B] -> [B, num_units]."""
+        return final_state(self.rnn, pack(x, lengths) if self.pack_sequences else x, lengths)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.forward_features(x, lengths)))
+
+
+class FingerRNN(nn.Module):
+    """Five independent recurrent layers, one per finger, over [B, T, 5 x 15] -> [B, T, 5 x units].
+
+    The weights are stored per finger (stacked on a leading axis of 5). `fused=True` runs them as one
+    recurrent layer whose weight matrices are block-diagonal, so each time step costs one call
+    instead of five; `fused=False` runs five layers one after another (the reference).
+    """
+
+    def __init__(self, *, cell: str = "gru", units: int = 16, fused: bool = True):
+        super().__init__()
+        self.cell, self.units, self.fused = cell, units, fused
+        g = GATES[cell] * units
+        self.weight_ih = nn.Parameter(torch.empty(NUM_FINGERS, g, FINGER_INPUT))
+        self.weight_hh = nn.Parameter(torch.empty(NUM_FINGERS, g, units))
+        self.bias_ih = nn.Parameter(torch.empty(NUM_FINGERS, g))
+        self.bias_hh = nn.Parameter(torch.empty(NUM_FINGERS, g))
+        bound = 1.0 / math.sqrt(units)  # nn.RNN's initialisation
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def _weights(self) -> list[torch.Tensor]:
+        """Block-diagonal weights of the fused layer, gate blocks in PyTorch's order (e.g. r, z, n)."""
+        f, u, k = NUM_FINGERS, self.units, GATES[self.cell]
+        eye = torch.eye(f, dtype=self.weight_ih.dtype, device=self.weight_ih.device)
+        w_ih = torch.einsum("fgui,fh->gfuhi", self.weight_ih.view(f, k, u, -1), eye).reshape(k * f * u, -1)
+        w_hh = torch.einsum("fguj,fh->gfuhj", self.weight_hh.view(f, k, u, u), eye).reshape(k * f * u, f * u)
+        def bias(b):  # noqa: E306
+            return b.view(f, k, u).transpose(0, 1).reshape(-1)
+        return [w_ih, w_hh, bias(self.bias_ih), bias(self.bias_hh)]
+
+    def _run(self, x: torch.Tensor | PackedSequence, weights: list[torch.Tensor], hidden: int):
+        """One recurrent layer over x with the given flat weights; returns its output sequence."""
+        packed = isinstance(x, PackedSequence)
+        batch = int(x.batch_sizes[0]) if packed else x.shape[0]
+        data = x.data if packed else x
+        h0 = data.new_zeros(1, batch, hidden)
+        hx = (h0, h0) if self.cell == "lstm" else h0
+        fn = {"gru": _VF.gru, "lstm": _VF.lstm, "rnn": _VF.rnn_tanh}[self.cell]
+        if packed:
+            out = fn(data, x.batch_sizes, hx, weights, True, 1, 0.0, self.training, False)[0]
+            return PackedSequence(out, x.batch_sizes, x.sorted_indices, x.unsorted_indices)
+        return fn(data, hx, weights, True, 1, 0.0, self.training, False, True)[0]
+
+    def forward(self, x: torch.Tensor | PackedSequence) -> torch.Tensor | PackedSequence:
+        """x [B, T, 75] (fingers in order, 15 features each) or packed -> [B, T, 5 x units] or packed."""
+        if self.fused:
+            return self._run(x, self._weights(), NUM_FINGERS * self.units)
+        outs = []
+        for f in range(NUM_FINGERS):
+            cols = slice(f * FINGER_INPUT, (f + 1) * FINGER_INPUT)
+            xf = x._replace(data=x.data[:, cols]) if isinstance(x, PackedSequence) else x[..., cols]
+            w = [self.weight_ih[f], self.weight_hh[f], self.bias_ih[f], self.bias_hh[f]]
+            outs.append(self._run(xf, w, self.units))
+        if isinstance(x, PackedSequence):
+            return x._replace(data=torch.cat([o.data for o in outs], dim=-1))
+        return torch.cat(outs, dim=-1)
+
+
+class HRNN(nn.Module):
+    """CW3's hierarchical RNN: a recurrent layer per finger (wrist + 4 joints), then one over the hand."""
+
+    def __init__(self, *, num_classes: int = 45, cell1: str = "gru", cell2: str = "gru", num_units1: int = 16,
+                 num_units2: int = 160, dropout: float = 0.2, fused: bool = True, pack_sequences: bool = False):  # fmt: skip
+        super().__init__()
+        self.pack_sequences = pack_sequences
+        cols = [c for f in range(NUM_FINGERS) for c in finger_feature_indices(f)]
+        self.register_buffer("finger_columns", torch.tensor(cols), persistent=False)
+        self.fingers = FingerRNN(cell=cell1, units=num_units1, fused=fused)
+        self.hand = CELLS[cell2](NUM_FINGERS * num_units1, num_units2, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(num_units2, num_classes)
+
+    def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x [B, T, 63], lengths [B] -> [B, num_units2]."""
+        x = x[..., self.finger_columns]  # [B, T, 75]: five [T, 15] finger blocks side by side
+        h = self.fingers(pack(x, lengths) if self.pack_sequences else x)  # [B, T, 5 x units1]
+        return final_state(self.hand, h, lengths)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.forward_features(x, lengths)))
+
+
+MODELS = {"rnn": RNNClassifier, "hrnn": HRNN}

@@ -1,0 +1,59 @@
+"""Figures from result files (no torch needed): training curves and confusion matrices."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def read_metrics(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    cols = rows[0].keys() if rows else []
+    return {c: np.array([float(r[c]) if r[c] != "" else np.nan for r in rows]) for c in cols}
+
+
+def plot_curves(runs: dict[str, Path], out: Path, title: str = "") -> Path:
+    """Loss and accuracy per epoch for each run (label -> metrics.csv): train solid, val dashed, test dotted."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (label, path) in enumerate(runs.items()):
+        m, color = read_metrics(path), f"C{i}"
+        ax_loss.plot(m["epoch"], m["train_loss"], color=color, label=f"{label} train")
+        ax_loss.plot(m["epoch"], m["val_loss"], color=color, ls="--", label=f"{label} val")
+        ax_acc.plot(m["epoch"], m["train_acc"], color=color, label=f"{label} train")
+        ax_acc.plot(m["epoch"], m["val_acc"], color=color, ls="--", label=f"{label} val")
+        if np.isfinite(m["test_acc"]).any():
+            ax_acc.plot(m["epoch"], m["test_acc"], color=color, ls=":", label=f"{label} test")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    ax_acc.legend(fontsize=7, loc="lower right")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_confusion(cm: np.ndarray, actions: list[str], out: Path, title: str = "") -> Path:
+    """Row-normalised confusion matrix with the action names on both axes."""
+    rows = cm.sum(1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    n = len(actions)
+    fig, ax = plt.subplots(figsize=(0.26 * n + 3, 0.26 * n + 2.5))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), actions, rotation=90, fontsize=6)
+    ax.set_yticks(range(n), actions, fontsize=6)
+    ax.set(xlabel="predicted", ylabel="true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.03, label="fraction of the true class")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out

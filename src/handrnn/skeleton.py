@@ -1,0 +1,38 @@
+"""The hand as FPHA records it: joint order, finger chains and bones (the only place these facts live)."""
+
+from __future__ import annotations
+
+JOINTS: tuple[str, ...] = (
+    "Wrist",
+    "TMCP", "IMCP", "MMCP", "RMCP", "PMCP",
+    "TPIP", "TDIP", "TTIP",
+    "IPIP", "IDIP", "ITIP",
+    "MPIP", "MDIP", "MTIP",
+    "RPIP", "RDIP", "RTIP",
+    "PPIP", "PDIP", "PTIP",
+)  # fmt: skip
+NUM_JOINTS = len(JOINTS)  # 21
+NUM_COORDS = 3  # x, y, z in millimetres
+NUM_FEATURES = NUM_JOINTS * NUM_COORDS  # 63 values per frame
+FINGERS: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")
+WRIST = 0
+
+
+def finger_chain(f: int) -> tuple[int, ...]:
+    """Joints of finger ``f`` (0 = thumb .. 4 = pinky), wrist first: wrist, MCP, PIP, DIP, TIP."""
+    if not 0 <= f < len(FINGERS):
+        raise ValueError(f"finger index must be in 0..4, got {f}")
+    return (WRIST, 1 + f, 6 + 3 * f, 7 + 3 * f, 8 + 3 * f)
+
+
+FINGER_CHAINS: tuple[tuple[int, ...], ...] = tuple(finger_chain(f) for f in range(len(FINGERS)))
+MCP_JOINTS: tuple[int, ...] = tuple(chain[1] for chain in FINGER_CHAINS)
+# Bones are the consecutive joint pairs of each finger chain (wrist-MCP, MCP-PIP, PIP-DIP, DIP-TIP).
+BONES: tuple[tuple[int, int], ...] = tuple(
+    (chain[i], chain[i + 1]) for chain in FINGER_CHAINS for i in range(len(chain) - 1)
+)
+
+
+def finger_feature_indices(f: int) -> list[int]:
+    """Columns of a [T, 63] frame array that hold finger ``f``'s chain: [T, 15] after indexing."""
+    return [NUM_COORDS * j + c for j in finger_chain(f) for c in range(NUM_COORDS)]

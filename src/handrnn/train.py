@@ -1,0 +1,242 @@
+"""Training and evaluation: train_one_epoch, evaluate, fit (run folder, checkpoints, resume)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .config import Config, from_dict, to_json
+from .data import Normaliser, SequenceSet, Split, batch_indices, carve_validation
+from .datasets import HandActions
+from .errors import HandRNNError
+from .models import HRNN, RNNClassifier
+
+log = logging.getLogger("handrnn")
+EVAL_BATCH = 256
+METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
+
+
+def build_model(cfg: Config, num_classes: int) -> nn.Module:
+    pack = cfg.lengths == "pack"
+    if cfg.model == "hrnn":
+        return HRNN(num_classes=num_classes, cell1=cfg.cell, cell2=cfg.cell2, num_units1=cfg.num_units1,
+                    num_units2=cfg.units2(), dropout=cfg.dropout, fused=cfg.fused, pack_sequences=pack)  # fmt: skip
+    return RNNClassifier(num_classes=num_classes, cell=cfg.cell, num_units=cfg.num_units, depth=cfg.depth,
+                         dropout=cfg.dropout, pack_sequences=pack)  # fmt: skip
+
+
+def train_one_epoch(model: nn.Module, data: SequenceSet, batches: list[np.ndarray], optimizer: torch.optim.Optimizer,
+                    *, grad_clip: float = 0.0, pad_to: int | None = None, progress: bool = False) -> tuple[float, float]:  # fmt: skip
+    """One pass over `batches`; returns (mean loss, accuracy). Raises HandRNNError on a non-finite loss."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
+        x, lengths, y = data.batch(index, pad_to)
+        logits = model(x, lengths)
+        loss = nn.functional.cross_entropy(logits, y)
+        if not torch.isfinite(loss):
+            raise HandRNNError("training diverged: the loss is NaN or infinite (try a lower --lr or --grad-clip)")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        total_loss += loss.item() * len(index)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(index)
+    return total_loss / seen, correct / seen
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: SequenceSet) -> torch.Tensor:
+    """Logits [N, C] for every sequence of `data`, in its order (batched by length, which is exact)."""
+    model.eval()
+    logits = torch.empty(len(data), model.head.out_features)
+    for index in batch_indices(data.lengths.numpy(), EVAL_BATCH, "bucket", None):
+        x, lengths, _ = data.batch(index)
+        logits[torch.as_tensor(index)] = model(x, lengths)
+    return logits
+
+
+def evaluate(model: nn.Module, data: SequenceSet) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on `data`."""
+    if len(data) == 0:
+        return float("nan"), float("nan")
+    logits = predict(model, data)
+    return float(nn.functional.cross_entropy(logits, data.y)), float((logits.argmax(1) == data.y).float().mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# Run folders
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write via a temporary file and rename, so a kill leaves the previous good file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n"))
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    atomic_write(path, lambda p: torch.save(state, p))
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint without unpickling code: tensors and plain data only."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise HandRNNError(f"{path}: no such checkpoint") from None
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file
+        raise HandRNNError(f"{path}: not a handrnn checkpoint ({e.__class__.__name__})") from None
+
+
+def write_metrics(path: Path, history: list[dict]) -> None:
+    def write(p: Path) -> None:
+        with open(p, "w", newline="") as f:
+            w = csv.DictWriter(f, METRIC_FIELDS)
+            w.writeheader()
+            w.writerows(history)
+
+    atomic_write(path, write)
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs besides the model: the three parts of the data, normalised."""
+
+    train: SequenceSet
+    val: SequenceSet
+    test: SequenceSet
+    normaliser: Normaliser
+    pad_to: int | None
+    index: dict[str, list[int]]
+
+
+def prepare(cfg: Config, data: HandActions, split: Split) -> Prepared:
+    train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed)
+    normaliser = Normaliser.fit(cfg.normalise, [data.sequences[i] for i in train])
+
+    def part(index: np.ndarray) -> SequenceSet:
+        return SequenceSet([data.sequences[i] for i in index], data.labels[index], normaliser)
+
+    pad_to = int(data.lengths.max()) if cfg.lengths == "pad" else None  # CW3: the dataset's max_len
+    index = {"train": train.tolist(), "val": val.tolist(), "test": split.test.tolist()}
+    return Prepared(part(train), part(val), part(split.test), normaliser, pad_to, index)
+
+
+def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: bool = False) -> dict:
+    """Train cfg's model on split.train (minus validation), keep last/best checkpoints; returns results."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    prep = prepare(cfg, data, split)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, len(data.actions))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
+    if resume and (run_dir / "last.pt").exists():
+        state = load_checkpoint(run_dir / "last.pt")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, best, start = state["history"], state["best"], state["epoch"] + 1
+        log.info(f"resuming {run_dir} after epoch {state['epoch']}")
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", json.loads(to_json(cfg)))
+        write_json(run_dir / "split.json", {k: [data.ids[i] for i in v] for k, v in prep.index.items()})
+    meta = {"config": dataclasses.asdict(cfg), "actions": list(data.actions), "normaliser": dataclasses.asdict(prep.normaliser)}
+    progress = sys.stderr.isatty()
+    epoch = start
+    try:
+        for epoch in range(start, cfg.epochs + 1):
+            row = run_epoch(cfg, model, optimizer, prep, epoch, progress)
+            history.append(row)
+            improved = better(row, best) or cfg.val_fraction == 0
+            if improved:
+                best = {"epoch": epoch, "val_acc": row["val_acc"], "val_loss": row["val_loss"]}
+            state = {**meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "epoch": epoch, "history": history, "best": best}  # fmt: skip
+            save_checkpoint(run_dir / "last.pt", state)
+            if improved:
+                save_checkpoint(run_dir / "best.pt", state)
+            write_metrics(run_dir / "metrics.csv", history)
+            log.info(format_row(row, cfg.epochs))
+            if cfg.patience and epoch - best["epoch"] >= cfg.patience:
+                log.info(f"no better validation score for {cfg.patience} epochs: stopping early")
+                break
+    except KeyboardInterrupt:
+        raise HandRNNError(
+            f"interrupted in epoch {epoch}; {run_dir / 'last.pt'} holds epoch {epoch - 1}. "
+            f"Continue with: handrnn train --resume {run_dir}"
+        ) from None
+    return finish(cfg, model, prep, history, best, run_dir)
+
+
+def better(row: dict, best: dict) -> bool:
+    return (row["val_acc"], -row["val_loss"]) > (best["val_acc"], -best["val_loss"])
+
+
+def run_epoch(cfg: Config, model: nn.Module, optimizer, prep: Prepared, epoch: int, progress: bool) -> dict:
+    # Each epoch's randomness is derived from (seed, epoch): a resumed run repeats it exactly.
+    rng = np.random.default_rng([cfg.seed, epoch])
+    torch.manual_seed(cfg.seed * 1_000_003 + epoch)
+    batches = batch_indices(prep.train.lengths.numpy(), cfg.batch_size, cfg.lengths, rng)
+    t0 = time.perf_counter()
+    train_loss, train_acc = train_one_epoch(model, prep.train, batches, optimizer, grad_clip=cfg.grad_clip,
+                                            pad_to=prep.pad_to, progress=progress)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    val_loss, val_acc = evaluate(model, prep.val)
+    test_acc = evaluate(model, prep.test)[1] if cfg.test_every_epoch else ""
+    return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+            "val_acc": val_acc, "test_acc": test_acc, "seconds": seconds}  # fmt: skip
+
+
+def format_row(row: dict, epochs: int) -> str:
+    test = f" test_acc {row['test_acc']:.4f}" if row["test_acc"] != "" else ""
+    return (f"epoch {row['epoch']:>3}/{epochs} train_loss {row['train_loss']:.4f} train_acc {row['train_acc']:.4f} "
+            f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}{test} ({row['seconds']:.1f}s)")  # fmt: skip
+
+
+def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], best: dict, run_dir: Path) -> dict:
+    """Test the best and last checkpoints once, write results.json."""
+    last_loss, last_acc = evaluate(model, prep.test)
+    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
+    test_loss, test_acc = evaluate(model, prep.test)
+    seconds = [float(r["seconds"]) for r in history]
+    results = {
+        "run": str(run_dir), "model": cfg.model, "cell": cfg.cell, "protocol": cfg.protocol, "seed": cfg.seed,
+        "sizes": {k: len(v) for k, v in prep.index.items()},
+        "epochs_run": len(history), "best_epoch": best["epoch"], "val_acc": best["val_acc"],
+        "test_acc": test_acc, "test_loss": test_loss, "test_acc_last_epoch": last_acc, "test_loss_last_epoch": last_loss,
+        "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0, "train_seconds": float(np.sum(seconds)),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }  # fmt: skip
+    write_json(run_dir / "results.json", results)
+    return results
+
+
+def load_run_config(run_dir: Path) -> Config:
+    path = Path(run_dir) / "config.json"
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HandRNNError(f"{run_dir}: not a run folder (no config.json)") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise HandRNNError(f"{path}: unreadable ({e})") from None
+    return from_dict(raw, str(path))
