@@ -120,14 +120,13 @@ def _check_values(path: Path, values: np.ndarray, line_numbers: list[int]) -> No
         raise HandRNNError(f"{path}:{n}: frame numbers must be whole and increase by one")
 
 
-def read_split_file(path: Path) -> tuple[list[str], dict[str, tuple[int, int]]]:
-    """Read FPHA's split file: returns (actions by label, {sequence id: (split, label)})."""
+def read_split_file(path: Path) -> dict[str, tuple[int, int, int]]:
+    """Read FPHA's split file: {sequence id: (split, label, line number)}."""
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
-    entries: dict[str, tuple[int, int]] = {}
-    names: dict[int, str] = {}
+    entries: dict[str, tuple[int, int, int]] = {}
     part, expected, counts = None, {}, {TRAIN: 0, TEST: 0}
     for n, line in enumerate(lines, start=1):
         tokens = line.split()
@@ -143,21 +142,30 @@ def read_split_file(path: Path) -> tuple[list[str], dict[str, tuple[int, int]]]:
         m = re.fullmatch(r"(Subject_\d+)/([A-Za-z0-9_]+)/(\d+)", tokens[0])
         if len(tokens) != 2 or not m or not re.fullmatch(r"\d+", tokens[1]):
             raise HandRNNError(f"{path}:{n}: expected '<Subject_s/action/rep> <label>', found {line.strip()!r}")
-        label, action = int(tokens[1]), m.group(2)
-        if names.setdefault(label, action) != action:
-            raise HandRNNError(f"{path}:{n}: label {label} is {names[label]!r} elsewhere but {action!r} here")
         if tokens[0] in entries:
             raise HandRNNError(f"{path}:{n}: {tokens[0]} is listed twice")
-        entries[tokens[0]] = (part, label)
+        entries[tokens[0]] = (part, int(tokens[1]), n)
         counts[part] += 1
     for p, want in expected.items():
         if counts[p] != want:
             raise HandRNNError(f"{path}: header promises {want} {'training' if p == TRAIN else 'test'} entries, found {counts[p]}")
     if not entries:
         raise HandRNNError(f"{path}: no entries")
+    return entries
+
+
+def split_actions(path: Path, entries: dict[str, tuple[int, int, int]], known: set[str]) -> list[str]:
+    """Action names by label, from the split file's entries; every action must have a folder in the tree."""
+    names: dict[int, str] = {}
+    for sid, (_, label, n) in entries.items():
+        action = sid.split("/")[1]
+        if action not in known:
+            raise HandRNNError(f"{path}:{n}: unknown action {action!r}: the tree has no folder of that name")
+        if names.setdefault(label, action) != action:
+            raise HandRNNError(f"{path}:{n}: label {label} is {names[label]!r} elsewhere but {action!r} here")
     if sorted(names) != list(range(len(names))):
         raise HandRNNError(f"{path}: labels must run 0..{len(names) - 1} without gaps")
-    return [names[i] for i in range(len(names))], entries
+    return [names[i] for i in range(len(names))]
 
 
 def _skeleton_files(root: Path) -> list[Path]:
@@ -204,10 +212,12 @@ def read_fpha(root: Path, *, on_bad: str = "error", use_cache: bool = True) -> H
 
 
 def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) -> HandActions:
+    folders = {f.parent.parent.name for f in files}
     if split_path.is_file():
-        actions, entries = read_split_file(split_path)
+        entries = read_split_file(split_path)
+        actions = split_actions(split_path, entries, folders)
     else:
-        actions = sorted({f.parent.parent.name for f in files})
+        actions = sorted(folders)
         entries = {}
         log.warning(f"{split_path} not found: actions are numbered alphabetically and there is no official split")
     label_of = {a: i for i, a in enumerate(actions)}
@@ -234,7 +244,7 @@ def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) ->
         labels.append(label_of[action])
         ids.append(sid)
         subjects.append(int(subject.split("_")[1]))
-        part = entries.get(sid, (UNSPLIT, None))
+        part = entries.get(sid, (UNSPLIT, None, 0))
         if part[1] is not None and part[1] != label_of[action]:
             raise HandRNNError(f"{split_path}: {sid} has label {part[1]} but its folder says {action!r}")
         split.append(part[0])
