@@ -169,8 +169,19 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+def setup_logging() -> None:
+    """handrnn's messages go to stderr as 'handrnn: ...'; other libraries' INFO chatter stays silent."""
+    for h in [h for h in log.handlers if getattr(h, "handrnn", False)]:
+        log.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)  # the current stderr, also when main() runs again
+    handler.setFormatter(logging.Formatter("handrnn: %(message)s"))
+    handler.handrnn = True
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(format="handrnn: %(message)s", level=logging.INFO, stream=sys.stderr)
+    setup_logging()
     args = get_parser().parse_args(argv)
     try:
         return args.func(args)

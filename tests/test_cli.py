@@ -1,0 +1,98 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from handrnn.cli import main
+
+SMALL = ["--num-units", "8", "--batch-size", "8", "--val-fraction", "0.2", "--protocol", "1:1"]
+
+
+def train(tree, out, *extra):
+    return main(["train", "--data", str(tree), "--out", str(out), *SMALL, *extra])
+
+
+def metrics(run):
+    with open(run / "metrics.csv") as f:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+
+def test_train_writes_a_complete_run_folder_and_evaluates(tree, tmp_path, capsys):
+    assert train(tree, tmp_path, "--epochs", "3", "--name", "a", "--test-every-epoch") == 0
+    run = tmp_path / "a"
+    for name in ("config.json", "split.json", "metrics.csv", "last.pt", "best.pt", "results.json"):
+        assert (run / name).is_file(), name
+    results = json.loads((run / "results.json").read_text())
+    assert results["sizes"] == {"train": 20, "val": 4, "test": 24} and 0 <= results["test_acc"] <= 1
+    rows = metrics(run)
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"] and all(r["test_acc"] for r in rows)
+    assert main(["evaluate", str(run)]) == 0
+    report = json.loads((run / "evaluation-test-best.json").read_text())
+    assert report["accuracy"] == pytest.approx(results["test_acc"])
+    assert report["top5_accuracy"] >= report["accuracy"] and (run / "confusion-test-best.png").stat().st_size > 1000
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_same_seed_same_numbers_and_resume_matches(tree, tmp_path):
+    train(tree, tmp_path, "--epochs", "4", "--name", "full")
+    train(tree, tmp_path, "--epochs", "4", "--name", "again")
+    assert metrics(tmp_path / "full") == metrics(tmp_path / "again")
+    train(tree, tmp_path, "--epochs", "2", "--name", "part")
+    assert main(["train", "--resume", str(tmp_path / "part"), "--epochs", "4"]) == 0
+    assert metrics(tmp_path / "part") == metrics(tmp_path / "full")
+
+
+def test_hrnn_and_cross_subject(tree, tmp_path):
+    assert main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "h", "--model", "hrnn",
+                 "--num-units1", "4", "--epochs", "1", "--protocol", "cross-subject", "--lengths", "pack"]) == 0  # fmt: skip
+    summary = json.loads((tmp_path / "h" / "results.json").read_text())
+    assert set(summary["folds"]) == {"subject1", "subject2", "subject3"} and "test_acc_std" in summary
+
+
+def test_yaml_config_and_flag_precedence(tree, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("epochs: 1\nnum_units: 4\nlr: 0.01\n")
+    assert main(["train", "--config", str(cfg), "--data", str(tree), "--out", str(tmp_path), "--name", "y", "--lr", "0.002"]) == 0
+    saved = json.loads((tmp_path / "y" / "config.json").read_text())
+    assert (saved["epochs"], saved["num_units"], saved["lr"]) == (1, 4, 0.002)
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [("epochs: 1\nbogus: 3\n", "unknown key 'bogus'"), ("epochs: ten\n", "epochs must be int"),
+     ("cell: transformer\n", "cell = 'transformer'"), ("- a\n- b\n", "must be a mapping"), ("a: [\n", "not valid YAML")],
+)  # fmt: skip
+def test_bad_config_files_fail_in_one_line(tree, tmp_path, capsys, yaml_text, message):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    assert main(["train", "--config", str(cfg), "--data", str(tree), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("handrnn: error:")
+
+
+def test_refuses_to_overwrite_a_run(tree, tmp_path, capsys):
+    train(tree, tmp_path, "--epochs", "1", "--name", "x")
+    assert train(tree, tmp_path, "--epochs", "1", "--name", "x") == 2
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_errors_reach_the_shell_without_traceback(tmp_path):
+    for args in (["data", "summary", "--data", str(tmp_path / "missing")], ["evaluate", str(tmp_path)],
+                 ["train", "--data", str(tmp_path), "--batch-size", "0"]):  # fmt: skip
+        p = subprocess.run([sys.executable, "-m", "handrnn", *args], capture_output=True, text=True)
+        assert p.returncode == 2, args
+        assert "Traceback" not in p.stderr and p.stderr.startswith("handrnn: error:"), p.stderr
+
+
+@pytest.mark.fpha
+def test_summary_and_short_training_on_real_fpha(fpha, tmp_path, capsys):
+    assert main(["data", "summary", "--data", str(fpha)]) == 0
+    out = capsys.readouterr().out
+    assert "sequences 1175  frames 105459  actions 45  subjects 6" in out and "min 7" in out and "max 1151" in out
+    assert main(["train", "--data", str(fpha), "--out", str(tmp_path), "--name", "r", "--epochs", "2",
+                 "--num-units", "32", "--protocol", "cw3"]) == 0  # fmt: skip
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["sizes"]["test"] == 225 and results["sizes"]["train"] + results["sizes"]["val"] == 950
+    assert results["test_acc"] > 2 / 45  # better than chance after two epochs

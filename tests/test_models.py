@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from handrnn.data import Normaliser, SequenceSet, batch_indices
+from handrnn.models import CELLS, HRNN, MODELS, FingerRNN, RNNClassifier
+from handrnn.skeleton import finger_feature_indices
+
+LENGTHS = [9, 3, 6, 1, 7]
+
+
+def sequences(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, 63, generator=g) for n in LENGTHS]
+
+
+def logits_per_sequence(model, seqs):
+    """Reference: each sequence alone, unpadded."""
+    return torch.cat([model(s[None], torch.tensor([len(s)])) for s in seqs])
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_pad_bucket_pack_give_the_same_logits(name, cell):
+    torch.manual_seed(0)
+    kwargs = {"cell": cell, "num_units": 8, "depth": 2} if name == "rnn" else {"cell1": cell, "cell2": cell, "num_units1": 4, "num_units2": 6}
+    model = MODELS[name](num_classes=5, **kwargs).eval()
+    seqs = sequences()
+    data = SequenceSet([s.numpy() for s in seqs], np.zeros(len(seqs)), Normaliser())
+    reference = logits_per_sequence(model, seqs)
+    with torch.no_grad():
+        index = np.arange(len(seqs))
+        pad = model(*data.batch(index, pad_to=40)[:2])  # CW3: padded far past the longest, -99
+        bucket = torch.empty_like(pad)
+        for b in batch_indices(np.array(LENGTHS), 2, "bucket", np.random.default_rng(0)):
+            bucket[torch.as_tensor(b)] = model(*data.batch(b)[:2])
+        model.pack_sequences = True
+        packed = model(*data.batch(index)[:2])
+    for out in (pad, bucket, packed):
+        torch.testing.assert_close(out, reference.detach(), rtol=1e-5, atol=1e-5)
+
+
+def five_layers(fingers: FingerRNN, cell: str) -> list[nn.RNNBase]:
+    """Five separate torch RNN layers holding the fused module's per-finger weights."""
+    layers = []
+    for f in range(5):
+        layer = CELLS[cell](15, fingers.units, batch_first=True)
+        with torch.no_grad():
+            layer.weight_ih_l0.copy_(fingers.weight_ih[f])
+            layer.weight_hh_l0.copy_(fingers.weight_hh[f])
+            layer.bias_ih_l0.copy_(fingers.bias_ih[f])
+            layer.bias_hh_l0.copy_(fingers.bias_hh[f])
+        layers.append(layer)
+    return layers
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_fused_fingers_match_five_torch_layers_outputs_and_gradients(cell):
+    torch.manual_seed(0)
+    fused = FingerRNN(cell=cell, units=6, fused=True)
+    layers = five_layers(fused, cell)
+    x = torch.randn(4, 11, 63)
+    cols = [finger_feature_indices(f) for f in range(5)]
+    ours = fused(x[..., sum(cols, [])])
+    theirs = torch.cat([layers[f](x[..., cols[f]])[0] for f in range(5)], dim=-1)
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    weights = torch.randn_like(ours)
+    (ours * weights).sum().backward()
+    (theirs * weights).sum().backward()
+    for f in range(5):
+        torch.testing.assert_close(fused.weight_ih.grad[f], layers[f].weight_ih_l0.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fused.weight_hh.grad[f], layers[f].weight_hh_l0.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fused.bias_hh.grad[f], layers[f].bias_hh_l0.grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_hrnn_fused_and_unfused_agree(cell):
+    torch.manual_seed(1)
+    model = HRNN(num_classes=7, cell1=cell, num_units1=5, num_units2=9).eval()
+    x, lengths = torch.randn(3, 8, 63), torch.tensor([8, 2, 5])
+    fused = model(x, lengths)
+    model.fingers.fused = False
+    torch.testing.assert_close(model(x, lengths), fused, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_models_overfit_a_tiny_set(name):
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 12, 63, generator=g)
+    y, lengths = torch.arange(8) % 4, torch.tensor([12, 5, 7, 12, 3, 9, 12, 6])
+    size = {"num_units": 32} if name == "rnn" else {"num_units1": 8}
+    model = MODELS[name](num_classes=4, dropout=0.0, **size)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x, lengths), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    assert (model(x, lengths).argmax(1) == y).all()
+
+
+def test_rnn_classifier_shapes_and_no_nans():
+    model = RNNClassifier(num_classes=45, cell="lstm", num_units=16, depth=3).eval()
+    out = model(torch.randn(2, 5, 63), torch.tensor([5, 2]))
+    assert out.shape == (2, 45) and torch.isfinite(out).all()
