@@ -106,3 +106,17 @@ def test_rnn_classifier_shapes_and_no_nans():
     model = RNNClassifier(num_classes=45, cell="lstm", num_units=16, depth=3).eval()
     out = model(torch.randn(2, 5, 63), torch.tensor([5, 2]))
     assert out.shape == (2, 45) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_streaming_frame_by_frame_matches_whole_sequence(name, cell):
+    torch.manual_seed(0)
+    kwargs = {"cell": cell, "num_units": 8} if name == "rnn" else {"cell1": cell, "cell2": cell, "num_units1": 4}
+    model = MODELS[name](num_classes=5, **kwargs).eval()
+    x = torch.randn(2, 10, 63)
+    state = None
+    with torch.no_grad():
+        for t in range(10):
+            logits, state = model.stream(x[:, t : t + 1], state)
+        torch.testing.assert_close(logits, model(x, torch.tensor([10, 10])), rtol=1e-5, atol=1e-5)

@@ -137,6 +137,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import os
+
+    from .bench import print_table, run_bench
+
+    data = args.data or os.environ.get("HANDRNN_DATA", "")
+    if not data:
+        raise HandRNNError("no data given: pass --data PATH or set $HANDRNN_DATA")
+    if args.seconds is not None and args.seconds <= 0:
+        raise HandRNNError(f"--seconds must be positive, got {args.seconds}")
+    result = run_bench(Path(data), Path(args.out), quick=args.quick, budget=args.seconds)
+    print_table(result)
+    print(f"wrote {Path(args.out) / 'bench.json'} and bench.csv")
+    return 0
+
+
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="handrnn", description="Hand action recognition from 3D hand skeletons with RNNs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -166,6 +182,13 @@ def get_parser() -> argparse.ArgumentParser:
     e.add_argument("--part", choices=["test", "val", "train"], default="test")
     e.add_argument("--data", default="", help="dataset path, if it moved since training")
     e.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser("bench", help="measure training and inference speed on the cw3 training set")
+    b.add_argument("--data", default="", help="FPHA folder (default: $HANDRNN_DATA)")
+    b.add_argument("--quick", action="store_true", help="a few rows, about a minute")
+    b.add_argument("--seconds", type=float, help="time budget per row (default 3 quick, 15 full)")
+    b.add_argument("--out", default="bench", help="folder for bench.json and bench.csv")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

@@ -59,6 +59,11 @@ class RNNClassifier(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.forward_features(x, lengths)))
 
+    def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+        """Online use: frames x [B, T', 63] continuing from `state` -> (logits after the last frame, state)."""
+        out, state = self.rnn(x, state)
+        return self.head(out[:, -1]), state
+
 
 class FingerRNN(nn.Module):
     """Five independent recurrent layers, one per finger, over [B, T, 5 x 15] -> [B, T, 5 x units].
@@ -90,29 +95,35 @@ class FingerRNN(nn.Module):
             return b.view(f, k, u).transpose(0, 1).reshape(-1)
         return [w_ih, w_hh, bias(self.bias_ih), bias(self.bias_hh)]
 
-    def _run(self, x: torch.Tensor | PackedSequence, weights: list[torch.Tensor], hidden: int):
-        """One recurrent layer over x with the given flat weights; returns its output sequence."""
+    def _run(self, x: torch.Tensor | PackedSequence, weights: list[torch.Tensor], hidden: int, hx=None):
+        """One recurrent layer over x with the given flat weights -> (output sequence, final state)."""
         packed = isinstance(x, PackedSequence)
         batch = int(x.batch_sizes[0]) if packed else x.shape[0]
         data = x.data if packed else x
-        h0 = data.new_zeros(1, batch, hidden)
-        hx = (h0, h0) if self.cell == "lstm" else h0
+        if hx is None:
+            h0 = data.new_zeros(1, batch, hidden)
+            hx = (h0, h0) if self.cell == "lstm" else h0
         fn = {"gru": _VF.gru, "lstm": _VF.lstm, "rnn": _VF.rnn_tanh}[self.cell]
         if packed:
-            out = fn(data, x.batch_sizes, hx, weights, True, 1, 0.0, self.training, False)[0]
-            return PackedSequence(out, x.batch_sizes, x.sorted_indices, x.unsorted_indices)
-        return fn(data, hx, weights, True, 1, 0.0, self.training, False, True)[0]
+            out, *h = fn(data, x.batch_sizes, hx, weights, True, 1, 0.0, self.training, False)
+            return PackedSequence(out, x.batch_sizes, x.sorted_indices, x.unsorted_indices), h
+        out, *h = fn(data, hx, weights, True, 1, 0.0, self.training, False, True)
+        return out, (tuple(h) if self.cell == "lstm" else h[0])
+
+    def step(self, x: torch.Tensor, hx=None) -> tuple[torch.Tensor, torch.Tensor | tuple]:
+        """Streaming: x [B, T', 75] continuing from state hx (None = start) -> ([B, T', 5 x units], state)."""
+        return self._run(x, self._weights(), NUM_FINGERS * self.units, hx)
 
     def forward(self, x: torch.Tensor | PackedSequence) -> torch.Tensor | PackedSequence:
         """x [B, T, 75] (fingers in order, 15 features each) or packed -> [B, T, 5 x units] or packed."""
         if self.fused:
-            return self._run(x, self._weights(), NUM_FINGERS * self.units)
+            return self._run(x, self._weights(), NUM_FINGERS * self.units)[0]
         outs = []
         for f in range(NUM_FINGERS):
             cols = slice(f * FINGER_INPUT, (f + 1) * FINGER_INPUT)
             xf = x._replace(data=x.data[:, cols]) if isinstance(x, PackedSequence) else x[..., cols]
             w = [self.weight_ih[f], self.weight_hh[f], self.bias_ih[f], self.bias_hh[f]]
-            outs.append(self._run(xf, w, self.units))
+            outs.append(self._run(xf, w, self.units)[0])
         if isinstance(x, PackedSequence):
             return x._replace(data=torch.cat([o.data for o in outs], dim=-1))
         return torch.cat(outs, dim=-1)
@@ -140,6 +151,13 @@ class HRNN(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.forward_features(x, lengths)))
+
+    def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+        """Online use: frames x [B, T', 63] continuing from `state` -> (logits after the last frame, state)."""
+        fingers, hand = state if state is not None else (None, None)
+        h, fingers = self.fingers.step(x[..., self.finger_columns], fingers)
+        out, hand = self.hand(h, hand)
+        return self.head(out[:, -1]), (fingers, hand)
 
 
 MODELS = {"rnn": RNNClassifier, "hrnn": HRNN}

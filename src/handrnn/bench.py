@@ -1,0 +1,190 @@
+"""`handrnn bench`: training speed per length mode and model, useful FLOP rate, inference latency, load times.
+
+Everything is measured in one process and one run, so that ratios between rows hold on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Config, make_config
+from .data import Normaliser, SequenceSet, batch_indices, cw3_split
+from .datasets import read_fpha
+from .models import GATES, NUM_FINGERS, FINGER_INPUT
+from .skeleton import NUM_FEATURES
+from .train import build_model, train_one_epoch
+
+log = logging.getLogger("handrnn")
+
+
+def recurrent_flops_per_frame(cfg: Config) -> float:
+    """Forward multiply-adds x 2 of the recurrent layers for one real frame (input and hidden matmuls)."""
+
+    def layer(cell: str, n_in: int, hidden: int) -> float:
+        return 2.0 * GATES[cell] * hidden * (n_in + hidden)
+
+    if cfg.model == "hrnn":
+        u1 = cfg.num_units1
+        return NUM_FINGERS * layer(cfg.cell, FINGER_INPUT, u1) + layer(cfg.cell2, NUM_FINGERS * u1, cfg.units2())
+    return layer(cfg.cell, NUM_FEATURES, cfg.num_units) + (cfg.depth - 1) * layer(cfg.cell, cfg.num_units, cfg.num_units)
+
+
+def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:
+    """This machine's single-precision matrix multiply rate (a large torch.mm), in GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        reps += 1
+    return 2.0 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: float) -> dict:
+    """Seconds per training epoch (extrapolated from the batches that fit in `budget` seconds)."""
+    torch.manual_seed(0)
+    model = build_model(cfg, 45)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    batches = batch_indices(train.lengths.numpy(), cfg.batch_size, cfg.lengths, np.random.default_rng(0))
+    pad = pad_to if cfg.lengths == "pad" else None
+    train_one_epoch(model, train, batches[:1], optimizer, pad_to=pad)  # warm-up, not timed
+    done, t0 = 0, time.perf_counter()
+    while done < len(batches) and (done == 0 or time.perf_counter() - t0 < budget):
+        train_one_epoch(model, train, batches[done : done + 1], optimizer, pad_to=pad)
+        done += 1
+    elapsed = time.perf_counter() - t0
+    epoch = elapsed / done * len(batches)
+    frames = int(train.lengths.sum())
+    useful = 3.0 * recurrent_flops_per_frame(cfg) * frames / epoch / 1e9  # forward + backward ~ 3 x forward
+    return {"seconds_per_epoch": epoch, "frames_per_second": frames / epoch, "useful_gflops": useful,
+            "batches_timed": done, "batches": len(batches)}  # fmt: skip
+
+
+@torch.no_grad()
+def inference_latency(cfg: Config, seq: torch.Tensor, reps: int = 20) -> dict:
+    """Milliseconds to classify one whole sequence, and per frame when streaming frame by frame (batch 1)."""
+    torch.manual_seed(0)
+    model = build_model(dataclasses.replace(cfg, lengths="bucket"), 45).eval()
+    x, lengths = seq[None], torch.tensor([len(seq)])
+    model(x, lengths)
+    whole = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        model(x, lengths)
+        whole.append(time.perf_counter() - t0)
+    state, t0 = None, time.perf_counter()
+    for t in range(len(seq)):
+        _, state = model.stream(x[:, t : t + 1], state)
+    per_frame = (time.perf_counter() - t0) / len(seq)
+    return {"whole_sequence_ms": 1e3 * float(np.median(whole)), "stream_ms_per_frame": 1e3 * per_frame}
+
+
+def bench_cases(quick: bool) -> list[dict]:
+    """The grid of (model, cell, size, length mode, batch) rows to time."""
+    rnns = [{"model": "rnn", "cell": c, "num_units": u} for c in ("rnn", "gru", "lstm") for u in (128, 256)]
+    hrnns = [{"model": "hrnn", "cell": "gru", "num_units1": 16, "fused": f} for f in (True, False)]
+    if quick:
+        return ([{**rnns[2], "lengths": m, "batch_size": 50} for m in ("pad", "bucket", "pack")]
+                + [{**rnns[3], "lengths": "bucket", "batch_size": 50}]
+                + [{**h, "lengths": "bucket", "batch_size": 50} for h in hrnns])  # fmt: skip
+    return [{**m, "lengths": mode, "batch_size": b} for m in rnns + hrnns for mode in ("pad", "bucket", "pack") for b in (50, 5)]
+
+
+def label(cfg: Config) -> str:
+    if cfg.model == "hrnn":
+        return f"hrnn-{cfg.cell}{cfg.num_units1}-{cfg.units2()}{'' if cfg.fused else '-unfused'}"
+    return f"{cfg.cell}-{cfg.num_units}"
+
+
+def load_times(data_path: Path) -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        import os
+
+        old = os.environ.get("HANDRNN_CACHE")
+        os.environ["HANDRNN_CACHE"] = cache
+        try:
+            t0 = time.perf_counter()
+            read_fpha(data_path)
+            cold = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            data = read_fpha(data_path)
+            warm = time.perf_counter() - t0
+        finally:
+            if old is None:
+                os.environ.pop("HANDRNN_CACHE")
+            else:
+                os.environ["HANDRNN_CACHE"] = old
+    return {"cold_s": cold, "warm_s": warm, "data": data}
+
+
+def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: float | None = None) -> dict:
+    budget = budget if budget is not None else (3.0 if quick else 15.0)
+    loads = load_times(Path(data_path))
+    data = loads.pop("data")
+    split = cw3_split(data.labels, 0)
+    seqs = [data.sequences[i] for i in split.train]
+    train = SequenceSet(seqs, data.labels[split.train], Normaliser.fit("zscore", seqs))
+    pad_to = int(data.lengths.max())
+    mm = matmul_gflops()
+    median_seq = train.x[int(np.argsort(train.lengths.numpy())[len(train) // 2])]
+    rows, latency_done = [], set()
+    cases = bench_cases(quick)
+    for i, case in enumerate(cases, 1):
+        cfg = make_config(Config(), **case)
+        row = {"model": label(cfg), "lengths": cfg.lengths, "batch": cfg.batch_size}
+        row.update(time_training(cfg, train, pad_to, budget))
+        row["fraction_of_matmul"] = row["useful_gflops"] / mm
+        if row["model"] not in latency_done:
+            row.update(inference_latency(cfg, median_seq))
+            latency_done.add(row["model"])
+        rows.append(row)
+        log.info(f"[{i}/{len(cases)}] {format_row(row)}")
+    result = {
+        "command": "handrnn bench" + (" --quick" if quick else ""), "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "train_sequences": len(train),
+        "train_frames": int(train.lengths.sum()), "pad_to": pad_to, "matmul_gflops": mm,
+        "load_cold_s": loads["cold_s"], "load_warm_s": loads["warm_s"], "median_length": len(median_seq),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": rows,
+    }  # fmt: skip
+    write_outputs(result, Path(out_dir))
+    return result
+
+
+COLUMNS = ["model", "lengths", "batch", "seconds_per_epoch", "frames_per_second", "useful_gflops",
+           "fraction_of_matmul", "whole_sequence_ms", "stream_ms_per_frame", "batches_timed", "batches"]  # fmt: skip
+
+
+def format_row(row: dict) -> str:
+    lat = f"  whole {row['whole_sequence_ms']:.2f} ms  stream {row['stream_ms_per_frame']:.3f} ms/frame" if "whole_sequence_ms" in row else ""
+    return (f"{row['model']:<22} {row['lengths']:<6} b{row['batch']:<3} {row['seconds_per_epoch']:8.2f} s/epoch "
+            f"{row['frames_per_second']:9.0f} frames/s {row['useful_gflops']:6.1f} GFLOP/s "
+            f"({100 * row['fraction_of_matmul']:4.1f}% of mm){lat}")  # fmt: skip
+
+
+def write_outputs(result: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    with open(out_dir / "bench.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(result["rows"])
+
+
+def print_table(result: dict) -> None:
+    print(f"matmul {result['matmul_gflops']:.1f} GFLOP/s ({result['threads']} threads, torch {result['torch']}); "
+          f"train set {result['train_sequences']} sequences, {result['train_frames']} frames, pad to {result['pad_to']}")  # fmt: skip
+    print(f"dataset load: cold {result['load_cold_s']:.2f} s, warm {result['load_warm_s']:.3f} s; "
+          f"peak memory {result['peak_rss_mb']:.0f} MB; median sequence {result['median_length']} frames")  # fmt: skip
+    for row in result["rows"]:
+        print(format_row(row))
