@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config, coerce, load_yaml, make_config, validate
-from .errors import HandRNNError
+from .errors import HandRNNError, Interrupted
 
 log = logging.getLogger("handrnn")
 
@@ -47,8 +47,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         cfg = load_run_config(run_dir)
         extra = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}
-        if set(extra) - {"epochs", "data"}:
-            raise HandRNNError("--resume continues a run as configured; only --epochs and --data may change")
+        if set(extra) - {"epochs", "data", "threads"}:
+            raise HandRNNError("--resume continues a run as configured; only --epochs, --data and --threads may change")
         cfg = make_config(cfg, **extra)
         out_root = run_dir
     else:
@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out_root = Path(cfg.out) / (cfg.name or default_name(cfg))
         if (out_root / "config.json").exists():
             raise HandRNNError(f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}")
-    data = load_data(cfg.data, allow_pickle=cfg.allow_pickle)
+    data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if args.resume:
         old = json.loads((out_root / "config.json").read_text())
         if cfg.epochs != old["epochs"]:
@@ -103,6 +103,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("lowest per-class accuracy: " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
     print(f"wrote evaluation-{args.part}-{args.checkpoint}.json, confusion-{args.part}-{args.checkpoint}.png, "
           f"misclassified-{args.part}-{args.checkpoint}.csv in {args.run}")  # fmt: skip
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .evaluation import predict_files
+
+    if args.top < 1:
+        raise HandRNNError(f"--top must be at least 1, got {args.top}")
+    for path, ranked in predict_files(Path(args.run), [Path(f) for f in args.files], checkpoint=args.checkpoint, top=args.top):
+        print(f"{path}: " + ", ".join(f"{a} {p:.3f}" for a, p in ranked))
     return 0
 
 
@@ -153,6 +163,42 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_curves
+
+    runs = {}
+    for r in args.runs:
+        path = Path(r) / "metrics.csv"
+        if not path.is_file():
+            raise HandRNNError(f"{r}: not a run folder (no metrics.csv)")
+        runs[Path(r).name] = path
+    print(f"wrote {plot_curves(runs, Path(args.out), args.title)}")
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    rows = ["| run | model | protocol | seed | sizes (train/val/test) | best epoch | val acc | test acc (best val) | test acc (last epoch) | s/epoch |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for r in args.runs:
+        path = Path(r) / "results.json"
+        try:
+            res = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise HandRNNError(f"{path}: cannot read ({e})") from None
+        if "folds" in res:
+            rows.append(f"| {Path(r).name} | | cross-subject | | | | | {res['test_acc_mean']:.4f} +- {res['test_acc_std']:.4f} | | |")
+            continue
+        cfg = json.loads((Path(r) / "config.json").read_text())
+        size = f"{cfg['num_units1']}/{cfg['num_units2'] or 10 * cfg['num_units1']}" if cfg["model"] == "hrnn" else f"{cfg['num_units']}x{cfg['depth']}"
+        model = f"{cfg['model']} {cfg['cell']} {size} b{cfg['batch_size']} lr{cfg['lr']:g} {cfg['lengths']}"
+        z = res["sizes"]
+        rows.append(f"| {Path(r).name} | {model} | {res['protocol']} | {res['seed']} | {z['train']}/{z['val']}/{z['test']} | "
+                    f"{res['best_epoch']}/{res['epochs_run']} | {res['val_acc']:.4f} | {res['test_acc']:.4f} | "
+                    f"{res['test_acc_last_epoch']:.4f} | {res['seconds_per_epoch']:.2f} |")  # fmt: skip
+    print("\n".join(rows))
+    return 0
+
+
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="handrnn", description="Hand action recognition from 3D hand skeletons with RNNs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -183,6 +229,23 @@ def get_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default="", help="dataset path, if it moved since training")
     e.set_defaults(func=cmd_evaluate)
 
+    pl = sub.add_parser("plot", help="training curves (loss, accuracy per epoch) of one or more runs in one PNG")
+    pl.add_argument("runs", nargs="+", help="run folders")
+    pl.add_argument("--out", required=True, help="PNG file")
+    pl.add_argument("--title", default="")
+    pl.set_defaults(func=cmd_plot)
+
+    tb = sub.add_parser("table", help="a markdown table of the results of run folders")
+    tb.add_argument("runs", nargs="+", help="run folders")
+    tb.set_defaults(func=cmd_table)
+
+    pr = sub.add_parser("predict", help="classify skeleton files (FPHA skeleton.txt, or .npy [T, 63]) with a trained run")
+    pr.add_argument("run", help="run folder")
+    pr.add_argument("files", nargs="+", help="skeleton.txt files or .npy arrays")
+    pr.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    pr.add_argument("--top", type=int, default=3, help="how many actions to list per file")
+    pr.set_defaults(func=cmd_predict)
+
     b = sub.add_parser("bench", help="measure training and inference speed on the cw3 training set")
     b.add_argument("--data", default="", help="FPHA folder (default: $HANDRNN_DATA)")
     b.add_argument("--quick", action="store_true", help="a few rows, about a minute")
@@ -208,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     try:
         return args.func(args)
+    except Interrupted as e:
+        print(f"handrnn: interrupted: {e}", file=sys.stderr)
+        return 130
     except HandRNNError as e:
         print(f"handrnn: error: {e}", file=sys.stderr)
         return 2

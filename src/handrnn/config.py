@@ -20,6 +20,7 @@ class Config:
     # data
     data: str = ""  # FPHA folder, .npz container, or .pkl (with allow_pickle); "" = $HANDRNN_DATA
     allow_pickle: bool = False  # unpickling runs code from the file: only for files you trust
+    on_bad: str = "error"  # a malformed FPHA file: error (stop) | skip (leave it out, report it)
     protocol: str = "cw3"  # cw3 (950/225, 5 test per action) | 1:1 (official 600/575) | cross-subject
     fold: int = 0  # cross-subject: 0 = all six folds, s = leave out subject s only
     val_fraction: float = 0.1  # carved from training, stratified, for model selection
@@ -54,7 +55,7 @@ class Config:
 
 
 CHOICES = {
-    "protocol": PROTOCOLS, "normalise": NORMALISATIONS, "lengths": LENGTH_MODES,
+    "on_bad": ("error", "skip"), "protocol": PROTOCOLS, "normalise": NORMALISATIONS, "lengths": LENGTH_MODES,
     "model": tuple(MODELS), "cell": tuple(CELLS), "cell2": tuple(CELLS),
 }  # fmt: skip
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs")
@@ -79,6 +80,8 @@ def validate(cfg: Config) -> Config:
             raise HandRNNError(f"config: {name} must not be negative, got {getattr(cfg, name)}")
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")
+    if ".." in Path(cfg.out).parts:
+        raise HandRNNError(f"config: out must not climb out with '..', got {cfg.out!r}")
     return cfg
 
 
@@ -113,6 +116,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise HandRNNError(f"{path}: a config file must be a mapping of key: value")
+    if "allow_pickle" in raw:
+        raise HandRNNError(f"{path}: allow_pickle can only be given on the command line (--allow-pickle), "
+                           "so that a config file cannot make handrnn run code from a pickle")  # fmt: skip
     return {k: coerce(str(k), v, str(path)) for k, v in raw.items()}
 
 

@@ -294,9 +294,11 @@ def _ragged_to_arrays(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _arrays_to_ragged(values: np.ndarray, offsets: np.ndarray, where: str) -> list[np.ndarray]:
+    if values.dtype.kind not in "fiu" or offsets.dtype.kind not in "iu":
+        raise HandRNNError(f"{where}: values must be numbers and offsets integers, found {values.dtype} and {offsets.dtype}")
     if values.ndim != 2 or values.shape[1] != NUM_FEATURES:
         raise HandRNNError(f"{where}: values must be [frames, {NUM_FEATURES}], found shape {values.shape}")
-    if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 1).any():
+    if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 1).any():
         raise HandRNNError(f"{where}: offsets must rise from 0 to the number of frames, each sequence non-empty")
     return [values[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
@@ -322,6 +324,9 @@ def load_npz(path: Path) -> HandActions:
     except (OSError, ValueError, EOFError) as e:
         raise HandRNNError(f"{path}: not a readable pickle-free .npz ({e})") from None
     if "values" in arrays:
+        for key in ("labels", "subjects", "split"):
+            if key in arrays and arrays[key].dtype.kind not in "iu":
+                raise HandRNNError(f"{path}: {key} must be integers, found {arrays[key].dtype}")
         need = ["values", "offsets", "labels", "actions", "ids", "subjects", "split"]
         _require(arrays, need, path)
         seqs = _arrays_to_ragged(arrays["values"], arrays["offsets"], str(path))
@@ -349,6 +354,8 @@ def _require(arrays: dict, keys: list[str], path: Path) -> None:
 
 def _validate(data: HandActions, where: str) -> None:
     n = len(data.sequences)
+    if data.labels.dtype.kind not in "iu":
+        raise HandRNNError(f"{where}: labels must be integers, found {data.labels.dtype}")
     for name in ("labels", "subjects", "split"):
         if len(getattr(data, name)) != n:
             raise HandRNNError(f"{where}: {name} has {len(getattr(data, name))} entries for {n} sequences")
@@ -368,6 +375,8 @@ def from_cw3_dict(d: dict, where: str) -> HandActions:
     seqs, labels, ids, split = [], [], [], []
     for part, code in (("train", TRAIN), ("test", TEST)):
         xs, ys = d[f"x_{part}"], np.asarray(d[f"y_{part}"]).reshape(-1)
+        if ys.dtype.kind not in "iuf":
+            raise HandRNNError(f"{where}: y_{part} must hold numbers, found {ys.dtype}")
         if len(xs) != len(ys):
             raise HandRNNError(f"{where}: x_{part} has {len(xs)} sequences but y_{part} has {len(ys)} labels")
         for i, (x, y) in enumerate(zip(xs, ys)):
@@ -375,9 +384,11 @@ def from_cw3_dict(d: dict, where: str) -> HandActions:
                 x = np.asarray(x, dtype=np.float32)
             except (TypeError, ValueError):
                 raise HandRNNError(f"{where}: x_{part}[{i}] is not numeric") from None
+            if x.ndim == 3 and x.shape[1:] == (NUM_FEATURES // 3, 3):
+                x = x.reshape(len(x), NUM_FEATURES)  # [T, 21, 3] is the same data
             if x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
                 raise HandRNNError(f"{where}: x_{part}[{i}] must be [T, {NUM_FEATURES}] with T >= 1, found {x.shape}")
-            if float(y) != int(y) or not 1 <= int(y) <= len(actions):
+            if not np.isfinite(y) or float(y) != int(y) or not 1 <= int(y) <= len(actions):
                 raise HandRNNError(f"{where}: y_{part}[{i}] = {y} is not a label in 1..{len(actions)}")
             seqs.append(x)
             labels.append(int(y) - 1)

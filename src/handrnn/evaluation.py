@@ -11,7 +11,8 @@ import torch
 
 from .config import from_dict
 from .data import Normaliser, SequenceSet
-from .datasets import HandActions, load_data
+from .datasets import HandActions, load_data, parse_skeleton
+from .skeleton import NUM_FEATURES
 from .errors import HandRNNError
 from .plots import plot_confusion
 from .report import classification_report
@@ -45,7 +46,7 @@ def evaluate_run(run_dir: Path, *, checkpoint: str = "best", data_path: str = ""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     model, normaliser, state = load_model(run_dir, checkpoint)
-    data = load_data(data_path or cfg.data, allow_pickle=cfg.allow_pickle)
+    data = load_data(data_path or cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if list(data.actions) != list(state["actions"]):
         raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")
     index = split_indices(data, run_dir, part)
@@ -71,3 +72,38 @@ def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.
             if y != p:
                 w.writerow([data.ids[i], len(data.sequences[i]), data.actions[y], data.actions[p],
                             f"{probs[row, p]:.3f}", f"{probs[row, y]:.3f}"])  # fmt: skip
+
+
+def read_sequence(path: Path) -> np.ndarray:
+    """One sequence to classify: an FPHA skeleton.txt (text) or a .npy array [T, 63] or [T, 21, 3]."""
+    if path.is_dir():
+        raise HandRNNError(f"{path}: is a directory, expected a skeleton file")
+    if not path.exists():
+        raise HandRNNError(f"{path}: no such file")
+    if path.suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise HandRNNError(f"{path}: not a readable .npy array ({e})") from None
+        if x.ndim == 3 and x.shape[1:] == (NUM_FEATURES // 3, 3):
+            x = x.reshape(len(x), NUM_FEATURES)
+        if x.dtype.kind not in "fiu" or x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
+            raise HandRNNError(f"{path}: expected a numeric array [T, {NUM_FEATURES}] with T >= 1, found {x.dtype} {x.shape}")
+        if not np.isfinite(x).all():
+            raise HandRNNError(f"{path}: holds NaN or infinite values")
+        return x.astype(np.float32)
+    x = parse_skeleton(path)
+    if x is None:
+        raise HandRNNError(f"{path}: empty")
+    return x
+
+
+def predict_files(run_dir: Path, paths: list[Path], *, checkpoint: str = "best", top: int = 3) -> list[tuple[Path, list]]:
+    """[(path, [(action, probability), ...top])] for each file, best first. All files are read before any is classified."""
+    model, normaliser, state = load_model(run_dir, checkpoint)
+    seqs = [read_sequence(p) for p in paths]
+    data = SequenceSet(seqs, np.zeros(len(seqs), dtype=np.int64), normaliser)
+    probs = torch.softmax(predict(model, data), 1)
+    values, index = probs.topk(min(top, probs.shape[1]), dim=1)
+    actions = state["actions"]
+    return [(p, [(actions[j], float(v)) for v, j in zip(values[i], index[i])]) for i, p in enumerate(paths)]

@@ -21,7 +21,7 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
 
 def plot_curves(runs: dict[str, Path], out: Path, title: str = "") -> Path:
     """Loss and accuracy per epoch for each run (label -> metrics.csv): train solid, val dashed, test dotted."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12.5, 4))
     for i, (label, path) in enumerate(runs.items()):
         m, color = read_metrics(path), f"C{i}"
         ax_loss.plot(m["epoch"], m["train_loss"], color=color, label=f"{label} train")
@@ -32,7 +32,7 @@ def plot_curves(runs: dict[str, Path], out: Path, title: str = "") -> Path:
             ax_acc.plot(m["epoch"], m["test_acc"], color=color, ls=":", label=f"{label} test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
-    ax_acc.legend(fontsize=7, loc="lower right")
+    ax_acc.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

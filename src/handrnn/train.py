@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from tqdm import tqdm
 from .config import Config, from_dict, to_json
 from .data import Normaliser, SequenceSet, Split, batch_indices, carve_validation
 from .datasets import HandActions
-from .errors import HandRNNError
+from .errors import HandRNNError, Interrupted
 from .models import HRNN, RNNClassifier
 
 log = logging.getLogger("handrnn")
@@ -85,8 +86,11 @@ def evaluate(model: nn.Module, data: SequenceSet) -> tuple[float, float]:
 def atomic_write(path: Path, write) -> None:
     """Write via a temporary file and rename, so a kill leaves the previous good file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj) -> None:
@@ -163,6 +167,7 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
     meta = {"config": dataclasses.asdict(cfg), "actions": list(data.actions), "normaliser": dataclasses.asdict(prep.normaliser)}
     progress = sys.stderr.isatty()
     epoch = start
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         for epoch in range(start, cfg.epochs + 1):
             row = run_epoch(cfg, model, optimizer, prep, epoch, progress)
@@ -181,11 +186,24 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
                 log.info(f"no better validation score for {cfg.patience} epochs: stopping early")
                 break
     except KeyboardInterrupt:
-        raise HandRNNError(
+        raise Interrupted(
             f"interrupted in epoch {epoch}; {run_dir / 'last.pt'} holds epoch {epoch - 1}. "
             f"Continue with: handrnn train --resume {run_dir}"
         ) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return finish(cfg, model, prep, history, best, run_dir)
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # a polite kill (SIGTERM) ends the run like Ctrl-C
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def better(row: dict, best: dict) -> bool:

@@ -1,0 +1,38 @@
+import json
+
+import pytest
+
+from handrnn.bench import recurrent_flops_per_frame
+from handrnn.cli import main
+from handrnn.config import make_config
+
+
+def test_flop_counts_by_hand():
+    # GRU-128 over 63 inputs: 3 gates x 128 x (63 + 128) multiply-adds, 2 FLOPs each
+    assert recurrent_flops_per_frame(make_config(cell="gru", num_units=128)) == 2 * 3 * 128 * 191
+    assert recurrent_flops_per_frame(make_config(cell="lstm", num_units=8, depth=2)) == 2 * 4 * 8 * 71 + 2 * 4 * 8 * 16
+    # HRNN: five GRU-16 over 15 inputs, then GRU-160 over 80
+    assert recurrent_flops_per_frame(make_config(model="hrnn", num_units1=16)) == 5 * 2 * 3 * 16 * 31 + 2 * 3 * 160 * 240
+
+
+@pytest.mark.fpha
+def test_bench_quick_writes_its_table(fpha, tmp_path, capsys):
+    assert main(["bench", "--data", str(fpha), "--quick", "--seconds", "0.05", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((tmp_path / "bench.json").read_text())
+    rows = result["rows"]
+    assert {(r["model"], r["lengths"]) for r in rows} >= {("gru-128", "pad"), ("gru-128", "bucket"), ("gru-128", "pack"),
+                                                         ("hrnn-gru16-160", "bucket"), ("hrnn-gru16-160-unfused", "bucket")}  # fmt: skip
+    assert all(r["seconds_per_epoch"] > 0 and 0 < r["fraction_of_matmul"] for r in rows)
+    assert result["train_sequences"] == 950 and result["pad_to"] == 1151 and result["matmul_gflops"] > 0
+    assert "s/epoch" in out and (tmp_path / "bench.csv").read_text().count("\n") == len(rows) + 1
+
+
+def test_plot_and_table_commands(tree, tmp_path, capsys):
+    assert main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "a", "--epochs", "2", "--num-units", "4"]) == 0
+    assert main(["plot", str(tmp_path / "a"), "--out", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["table", str(tmp_path / "a")]) == 0
+    assert "| a | rnn gru 4x1 b50" in capsys.readouterr().out
+    assert main(["plot", str(tmp_path), "--out", str(tmp_path / "d.png")]) == 2
