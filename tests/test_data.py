@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handrnn.data import Normaliser, SequenceSet, batch_indices, carve_validation, cw3_split, protocol_splits, palm_size
+from handrnn.data import Normaliser, SequenceSet, batch_indices, carve_validation, cw3_split, palm_size, protocol_splits
 from handrnn.datasets import read_fpha
 from handrnn.errors import HandRNNError
 

@@ -21,7 +21,7 @@ import torch
 from .config import Config, make_config
 from .data import Normaliser, SequenceSet, batch_indices, cw3_split
 from .datasets import read_fpha
-from .models import GATES, NUM_FINGERS, FINGER_INPUT
+from .models import FINGER_INPUT, GATES, NUM_FINGERS
 from .skeleton import NUM_FEATURES
 from .train import build_model, train_one_epoch
 

@@ -285,4 +285,4 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-__all__ = ["main", "get_parser", "coerce", "validate"]
+__all__ = ["coerce", "get_parser", "main", "validate"]

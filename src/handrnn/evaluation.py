@@ -12,10 +12,10 @@ import torch
 from .config import from_dict
 from .data import Normaliser, SequenceSet
 from .datasets import HandActions, load_data, parse_skeleton
-from .skeleton import NUM_FEATURES
 from .errors import HandRNNError
 from .plots import plot_confusion
 from .report import classification_report
+from .skeleton import NUM_FEATURES
 from .train import build_model, load_checkpoint, load_run_config, predict, write_json
 
 

@@ -91,7 +91,7 @@ class FingerRNN(nn.Module):
         eye = torch.eye(f, dtype=self.weight_ih.dtype, device=self.weight_ih.device)
         w_ih = torch.einsum("fgui,fh->gfuhi", self.weight_ih.view(f, k, u, -1), eye).reshape(k * f * u, -1)
         w_hh = torch.einsum("fguj,fh->gfuhj", self.weight_hh.view(f, k, u, u), eye).reshape(k * f * u, f * u)
-        def bias(b):  # noqa: E306
+        def bias(b):
             return b.view(f, k, u).transpose(0, 1).reshape(-1)
         return [w_ih, w_hh, bias(self.bias_ih), bias(self.bias_hh)]
 

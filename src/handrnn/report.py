@@ -33,7 +33,7 @@ def classification_report(logits: np.ndarray, y_true: np.ndarray, actions: list[
     support = cm.sum(1)
     per_class = {a: (float(cm[i, i] / support[i]) if support[i] else None) for i, a in enumerate(actions)}
     return {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "accuracy": float((y_pred == y_true).mean()),
         "top5_accuracy": top_k_accuracy(logits, y_true, min(5, logits.shape[1])),
         "macro_f1": macro_f1(cm),
