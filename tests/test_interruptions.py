@@ -62,10 +62,11 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tree, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_ctrl_c_keeps_a_checkpoint_and_says_how_to_resume(tree, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_keeps_a_checkpoint_and_says_how_to_resume(tree, tmp_path, sig):
     proc = start(tree, tmp_path, "int", 200)
     wait_for_epochs(proc, tmp_path / "int", 2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err and f"handrnn train --resume {tmp_path / 'int'}" in err
