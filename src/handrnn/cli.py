@@ -58,9 +58,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise HandRNNError(f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}")
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if args.resume:
+        from .train import write_json
+
         old = json.loads((out_root / "config.json").read_text())
         if cfg.epochs != old["epochs"]:
-            (out_root / "config.json").write_text(json.dumps({**old, "epochs": cfg.epochs}, indent=2) + "\n")
+            write_json(out_root / "config.json", {**old, "epochs": cfg.epochs})
     splits = protocol_splits(data, cfg.protocol, cfg.seed)
     if cfg.fold:
         splits = [s for s in splits if s.name == f"subject{cfg.fold}"]
