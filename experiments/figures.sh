@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Tables and figures in results/ from the run folders the other experiment scripts wrote.
+# Usage: experiments/figures.sh [RUNS_DIR]
+set -euo pipefail
+runs=${1:-runs}; out=results
+mkdir -p "$out"
+cw3=("$runs"/cw3/rnn-128-b50 "$runs"/cw3/gru-128-b50 "$runs"/cw3/lstm-128-b50)
+handrnn plot "${cw3[@]}" --out "$out/curves-cw3-architectures.png" \
+  --title "CW3 defaults (128 units, batch 50, lr 1e-3), cw3 protocol, seed 0"
+handrnn plot "$runs"/cw3/gru-128-b50-bucket-s0 "$runs"/cw3/gru-128-b50-pad-s0 "$runs"/cw3/gru-128-b50-pack-s0 --out "$out/curves-cw3-length-modes.png" \
+  --title "GRU-128, batch 50: bucket vs CW3's pad-to-1151 vs pack, cw3 protocol, seed 0"
+handrnn plot "$runs"/cw3/gru-256-b5 --out "$out/curves-cw3-gru256-b5.png" --title "GRU-256, batch 5, lr 1e-3, cw3 protocol, seed 0"
+handrnn evaluate "$runs"/cw3/gru-256-b5 >/dev/null
+cp "$runs"/cw3/gru-256-b5/confusion-test-best.png "$out/confusion-cw3-gru256-b5.png"
+hrnn=("$runs"/hrnn/hrnn16-b50-cw3 "$runs"/hrnn/hrnn16-b50-1-1)
+handrnn plot "${hrnn[@]}" --out "$out/curves-hrnn-defaults.png" --title "HRNN, CW3 defaults (16/160 units, batch 50, lr 1e-3), seed 0"
+for r in "$runs"/hrnn/hrnn128-b5-*; do
+  [ -f "$r/results.json" ] && handrnn plot "$r" --out "$out/curves-$(basename "$r").png" --title "HRNN 128/1280, batch 5, lr 1e-4, seed 0"
+done
+{
+  echo "# Results"
+  echo
+  echo "Made by \`experiments/figures.sh\` from the run folders of \`experiments/cw3_rnn.sh\`, \`experiments/pad_vs_bucket.sh\`"
+  echo "and \`experiments/hrnn.sh\` (all seed 0, 50 epochs, Adam). Test accuracy is that of the checkpoint with the best"
+  echo "validation accuracy (validation carved from the training part); the last epoch's is given beside it."
+  echo
+  echo "## RNN classifier (CW3 section 2)"
+  echo
+  handrnn table "${cw3[@]}" "$runs"/cw3/gru-256-b5
+  echo
+  echo "## Length modes: CW3's pad against bucket and pack (GRU-128, batch 50, 50 epochs, seeds 0-2)"
+  echo
+  handrnn table "$runs"/cw3/gru-128-b50-*-s*
+  echo
+  echo "## Hierarchical RNN (CW3 section 3)"
+  echo
+  handrnn table "$runs"/hrnn/*/
+} > "$out/README.md"
+echo "wrote $out/README.md"
