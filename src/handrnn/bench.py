@@ -151,7 +151,7 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
         rows.append(row)
         log.info(f"[{i}/{len(cases)}] {format_row(row)}")
     result = {
-        "command": "handrnn bench" + (" --quick" if quick else ""), "machine": platform.processor() or platform.machine(),
+        "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g}", "machine": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "train_sequences": len(train),
         "train_frames": int(train.lengths.sum()), "pad_to": pad_to, "matmul_gflops": mm,
         "load_cold_s": loads["cold_s"], "load_warm_s": loads["warm_s"], "median_length": len(median_seq),
