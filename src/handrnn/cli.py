@@ -21,13 +21,24 @@ log = logging.getLogger("handrnn")
 def add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per Config field (--batch-size for batch_size); unset flags leave the field alone."""
     g = p.add_argument_group("config (each flag sets the Config field of the same name)")
+    notes = field_comments()
     for f in dataclasses.fields(Config):
         flag = "--" + f.name.replace("_", "-")
+        text = f"{notes.get(f.name, '')} (default: {f.default!r})"
         if f.type == "bool":
-            g.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS)
+            g.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
         else:
             kind = {"int": int, "float": float, "str": str}[f.type]
-            g.add_argument(flag, dest=f.name, type=kind, default=argparse.SUPPRESS, metavar=f.type.upper())
+            g.add_argument(flag, dest=f.name, type=kind, default=argparse.SUPPRESS, metavar=f.type.upper(), help=text)
+
+
+def field_comments() -> dict[str, str]:
+    """The comment after each Config field in config.py, which is the field's documentation."""
+    import inspect
+    import re
+
+    found = re.findall(r"^\s+(\w+): \w+ = .*?#\s*(.*)$", inspect.getsource(Config), flags=re.M)
+    return {name: note.replace("%", "%%") for name, note in found}
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

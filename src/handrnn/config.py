@@ -80,6 +80,8 @@ def validate(cfg: Config) -> Config:
             raise HandRNNError(f"config: {name} must not be negative, got {getattr(cfg, name)}")
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")
+    if cfg.fold and cfg.protocol != "cross-subject":
+        raise HandRNNError(f"config: fold = {cfg.fold} applies only to protocol cross-subject")
     if ".." in Path(cfg.out).parts:
         raise HandRNNError(f"config: out must not climb out with '..', got {cfg.out!r}")
     return cfg
