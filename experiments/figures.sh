@@ -21,14 +21,16 @@ done
   echo "# Results"
   echo
   echo "Made by \`experiments/figures.sh\` from the run folders of \`experiments/cw3_rnn.sh\`, \`experiments/pad_vs_bucket.sh\`"
-  echo "and \`experiments/hrnn.sh\` (all seed 0, 50 epochs, Adam). Test accuracy is that of the checkpoint with the best"
-  echo "validation accuracy (validation carved from the training part); the last epoch's is given beside it."
+  echo "and \`experiments/hrnn.sh\` (50 epochs, Adam; the seed is in each row). Test accuracy is that of the checkpoint with"
+  echo "the best validation accuracy (validation carved from the training part); the last epoch's is given beside it."
+  echo "Seconds per epoch here are wall time of runs that often shared the 2-core machine with other work: for speed,"
+  echo "see \`bench/\` (\`handrnn bench\`, one process on an otherwise idle machine)."
   echo
   echo "## RNN classifier (CW3 section 2)"
   echo
   handrnn table "${cw3[@]}" "$runs"/cw3/gru-256-b5
   echo
-  echo "## Length modes: CW3's pad against bucket and pack (GRU-128, batch 50, 50 epochs, seeds 0-2)"
+  echo "## Length modes: CW3's pad against bucket and pack (GRU-128, batch 50, 50 epochs, same seeds)"
   echo
   handrnn table "$runs"/cw3/gru-128-b50-*-s*
   echo

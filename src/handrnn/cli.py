@@ -194,6 +194,10 @@ def cmd_table(args: argparse.Namespace) -> int:
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for r in args.runs:
         path = Path(r) / "results.json"
+        if not path.exists() and (Path(r) / "metrics.csv").exists():
+            done = len((Path(r) / "metrics.csv").read_text().splitlines()) - 1
+            rows.append(f"| {Path(r).name} | unfinished: {done} epoch(s) in metrics.csv, no results.json | | | | | | | | |")
+            continue
         try:
             res = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
