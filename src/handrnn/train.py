@@ -166,7 +166,7 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
         write_json(run_dir / "split.json", {k: [data.ids[i] for i in v] for k, v in prep.index.items()})
     meta = {"config": dataclasses.asdict(cfg), "actions": list(data.actions), "normaliser": dataclasses.asdict(prep.normaliser)}
     progress = sys.stderr.isatty()
-    epoch = start
+    epoch, saved = start, start - 1
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         for epoch in range(start, cfg.epochs + 1):
@@ -178,6 +178,7 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
             state = {**meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "epoch": epoch, "history": history, "best": best}  # fmt: skip
             save_checkpoint(run_dir / "last.pt", state)
+            saved = epoch
             if improved:
                 save_checkpoint(run_dir / "best.pt", state)
             write_metrics(run_dir / "metrics.csv", history)
@@ -186,10 +187,8 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
                 log.info(f"no better validation score for {cfg.patience} epochs: stopping early")
                 break
     except KeyboardInterrupt:
-        raise Interrupted(
-            f"interrupted in epoch {epoch}; {run_dir / 'last.pt'} holds epoch {epoch - 1}. "
-            f"Continue with: handrnn train --resume {run_dir}"
-        ) from None
+        kept = f"{run_dir / 'last.pt'} holds epoch {saved}" if saved else "no epoch had finished"
+        raise Interrupted(f"stopped in epoch {epoch}; {kept}. Continue with: handrnn train --resume {run_dir}") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
