@@ -176,6 +176,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import dataclasses as dc
+
+    from .datasets import load_data
+    from .plots import plot_sweep
+    from .sweep import parse_grid, run_sweep
+
+    grid = parse_grid(args.grid)
+    cfg = config_from_args(args)
+    out_dir = Path(cfg.out) / (cfg.name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
+    data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
+    rows = run_sweep(dc.replace(cfg, name=""), grid, data, out_dir)
+    plot_sweep(rows, grid, out_dir / "sweep.png", f"{cfg.model}/{cfg.cell} sweep on {cfg.protocol}, seed {cfg.seed}")
+    for r in rows:
+        print(f"{r['run']:<40} val {r['val_acc']:.4f}  test {r['test_acc']:.4f}  {r['seconds_per_epoch']:.2f} s/epoch")
+    best = max(rows, key=lambda r: r["val_acc"])
+    print(f"selected by validation: {best['run']} (test {best['test_acc']:.4f}); wrote sweep.csv, sweep.json, sweep.png in {out_dir}")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_curves
 
@@ -245,6 +265,13 @@ def get_parser() -> argparse.ArgumentParser:
     e.add_argument("--part", choices=["test", "val", "train"], default="test")
     e.add_argument("--data", default="", help="dataset path, if it moved since training")
     e.set_defaults(func=cmd_evaluate)
+
+    sw = sub.add_parser("sweep", help="train every point of a grid of config values; table and figure of the results")
+    sw.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
+                    help="values of one Config field (repeat for a product grid), e.g. --grid num-units=64,128,256")
+    sw.add_argument("--config", help="YAML file of the base config; flags override it")
+    add_config_flags(sw)
+    sw.set_defaults(func=cmd_sweep)
 
     pl = sub.add_parser("plot", help="training curves (loss, accuracy per epoch) of one or more runs in one PNG")
     pl.add_argument("runs", nargs="+", help="run folders")

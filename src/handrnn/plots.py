@@ -57,3 +57,35 @@ def plot_confusion(cm: np.ndarray, actions: list[str], out: Path, title: str = "
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
+
+
+def plot_sweep(rows: list[dict], grid: dict[str, list], out: Path, title: str = "") -> Path:
+    """Accuracy (validation solid, test dotted) and seconds per epoch against each swept field."""
+    keys = list(grid)
+    fig, axes = plt.subplots(2, len(keys), figsize=(5 * len(keys), 7), squeeze=False)
+    for col, key in enumerate(keys):
+        others = [k for k in keys if k != key]
+        groups: dict[tuple, list[dict]] = {}
+        for r in rows:
+            groups.setdefault(tuple(r[k] for k in others), []).append(r)
+        for i, (rest, members) in enumerate(groups.items()):
+            members = sorted(members, key=lambda r: r[key])
+            x = [r[key] for r in members]
+            label = ", ".join(f"{k}={v}" for k, v in zip(others, rest)) or "val"
+            axes[0, col].plot(x, [r["val_acc"] for r in members], "o-", color=f"C{i}", label=label)
+            axes[0, col].plot(x, [r["test_acc"] for r in members], "o:", color=f"C{i}")
+            axes[1, col].plot(x, [r["seconds_per_epoch"] for r in members], "o-", color=f"C{i}")
+        scale = "log" if key in ("lr", "weight_decay") or (all(isinstance(v, (int, float)) for v in grid[key])
+                                                         and min(grid[key]) > 0 and max(grid[key]) / min(grid[key]) >= 16) else "linear"  # fmt: skip
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in grid[key]):
+            for ax in axes[:, col]:
+                ax.set_xscale(scale)
+        axes[0, col].set(xlabel=key, ylabel="accuracy (val solid, test dotted)")
+        axes[1, col].set(xlabel=key, ylabel="seconds per epoch")
+        axes[0, col].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
