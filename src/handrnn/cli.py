@@ -139,7 +139,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     print(f"official split: train {(d.split == 0).sum()}  test {(d.split == 1).sum()}")
     if d.skipped:
         print(f"skipped {len(d.skipped)} file(s) (named in the warning above)")
-    print("per subject: " + "  ".join(f"{s}:{n}" for s, n in zip(*np.unique(d.subjects, return_counts=True))))
+    if (d.subjects > 0).any():
+        print("per subject: " + "  ".join(f"{s}:{n}" for s, n in zip(*np.unique(d.subjects, return_counts=True))))
     counts = np.bincount(d.labels, minlength=len(d.actions))
     print("per action:")
     for i, a in enumerate(d.actions):
