@@ -12,6 +12,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
+def save(fig, out: Path, title: str = "") -> Path:
+    """Title, lay out, write a PNG and free the figure."""
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def read_metrics(path: Path) -> dict[str, np.ndarray]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -33,12 +43,7 @@ def plot_curves(runs: dict[str, Path], out: Path, title: str = "") -> Path:
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     ax_acc.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save(fig, out, title)
 
 
 def plot_confusion(cm: np.ndarray, actions: list[str], out: Path, title: str = "") -> Path:
@@ -53,10 +58,7 @@ def plot_confusion(cm: np.ndarray, actions: list[str], out: Path, title: str = "
     ax.set(xlabel="predicted", ylabel="true")
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.03, label="fraction of the true class")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save(fig, out)
 
 
 def plot_sweep(rows: list[dict], grid: dict[str, list], out: Path, title: str = "") -> Path:
@@ -83,9 +85,4 @@ def plot_sweep(rows: list[dict], grid: dict[str, list], out: Path, title: str = 
         axes[0, col].set(xlabel=key, ylabel="accuracy (val solid, test dotted)")
         axes[1, col].set(xlabel=key, ylabel="seconds per epoch")
         axes[0, col].legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save(fig, out, title)
