@@ -60,28 +60,40 @@ def test_fused_fingers_match_five_torch_layers_outputs_and_gradients(cell):
     torch.manual_seed(0)
     fused = FingerRNN(cell=cell, units=6, fused=True)
     layers = five_layers(fused, cell)
-    x = torch.randn(4, 11, 63)
+    x = torch.randn(4, 11, 63, requires_grad=True)
     cols = [finger_feature_indices(f) for f in range(5)]
     ours = fused(x[..., sum(cols, [])])
     theirs = torch.cat([layers[f](x[..., cols[f]])[0] for f in range(5)], dim=-1)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
     weights = torch.randn_like(ours)
+    dx_ours = torch.autograd.grad((ours * weights).sum(), x, retain_graph=True)[0]
+    dx_theirs = torch.autograd.grad((theirs * weights).sum(), x, retain_graph=True)[0]
+    torch.testing.assert_close(dx_ours, dx_theirs, rtol=1e-4, atol=1e-5)
     (ours * weights).sum().backward()
     (theirs * weights).sum().backward()
     for f in range(5):
-        torch.testing.assert_close(fused.weight_ih.grad[f], layers[f].weight_ih_l0.grad, rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(fused.weight_hh.grad[f], layers[f].weight_hh_l0.grad, rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(fused.bias_hh.grad[f], layers[f].bias_hh_l0.grad, rtol=1e-4, atol=1e-5)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            ref = getattr(layers[f], f"{name}_l0").grad
+            torch.testing.assert_close(getattr(fused, name).grad[f], ref, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-def test_hrnn_fused_and_unfused_agree(cell):
+@pytest.mark.parametrize("cell1", list(CELLS))
+@pytest.mark.parametrize("cell2", ["gru", "lstm"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_hrnn_fused_and_unfused_agree_outputs_and_gradients(cell1, cell2, packed):
     torch.manual_seed(1)
-    model = HRNN(num_classes=7, cell1=cell, num_units1=5, num_units2=9).eval()
+    model = HRNN(num_classes=7, cell1=cell1, cell2=cell2, num_units1=5, num_units2=9, pack_sequences=packed).eval()
     x, lengths = torch.randn(3, 8, 63), torch.tensor([8, 2, 5])
-    fused = model(x, lengths)
-    model.fingers.fused = False
-    torch.testing.assert_close(model(x, lengths), fused, rtol=1e-5, atol=1e-6)
+    results = []
+    for fused in (True, False):
+        model.fingers.fused = fused
+        model.zero_grad()
+        logits = model(x, lengths)
+        (logits * torch.arange(7.0)).sum().backward()
+        results.append((logits.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    for name, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][name], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", list(MODELS))

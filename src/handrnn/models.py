@@ -11,8 +11,9 @@ import math
 
 import torch
 from torch import _VF, nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from .recurrent import grouped_gru
 from .skeleton import FINGERS, NUM_FEATURES, finger_feature_indices
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}  # SimpleRNN (tanh Elman), GRU, LSTM
@@ -69,8 +70,9 @@ class FingerRNN(nn.Module):
     """Five independent recurrent layers, one per finger, over [B, T, 5 x 15] -> [B, T, 5 x units].
 
     The weights are stored per finger (stacked on a leading axis of 5). `fused=True` runs them as one
-    recurrent layer whose weight matrices are block-diagonal, so each time step costs one call
-    instead of five; `fused=False` runs five layers one after another (the reference).
+    layer: GRU fingers through handrnn's grouped GRU kernel (one batched matmul per frame for all five
+    fingers, padded frames skipped), SimpleRNN/LSTM fingers as one PyTorch layer whose weights are
+    block-diagonal. `fused=False` runs five PyTorch layers one after another (the reference).
     """
 
     def __init__(self, *, cell: str = "gru", units: int = 16, fused: bool = True):
@@ -110,12 +112,24 @@ class FingerRNN(nn.Module):
         out, *h = fn(data, hx, weights, True, 1, 0.0, self.training, False, True)
         return out, (tuple(h) if self.cell == "lstm" else h[0])
 
+    @property
+    def grouped(self) -> bool:
+        """True when the fingers run through the grouped GRU kernel (fused GRU fingers)."""
+        return self.fused and self.cell == "gru"
+
     def step(self, x: torch.Tensor, hx=None) -> tuple[torch.Tensor, torch.Tensor | tuple]:
         """Streaming: x [B, T', 75] continuing from state hx (None = start) -> ([B, T', 5 x units], state)."""
+        if self.grouped:
+            return grouped_gru(x, None, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, hx)
         return self._run(x, self._weights(), NUM_FINGERS * self.units, hx)
 
-    def forward(self, x: torch.Tensor | PackedSequence) -> torch.Tensor | PackedSequence:
-        """x [B, T, 75] (fingers in order, 15 features each) or packed -> [B, T, 5 x units] or packed."""
+    def forward(self, x: torch.Tensor | PackedSequence, lengths: torch.Tensor | None = None):
+        """x [B, T, 75] (fingers in order, 15 features each) or packed -> [B, T, 5 x units] or packed.
+        With the grouped kernel x must be padded (lengths [B]; frames after a sequence's end give 0)."""
+        if self.grouped:
+            if isinstance(x, PackedSequence):
+                raise ValueError("the grouped GRU kernel reads padded input with lengths, not a PackedSequence")
+            return grouped_gru(x, lengths, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)[0]
         if self.fused:
             return self._run(x, self._weights(), NUM_FINGERS * self.units)[0]
         outs = []
@@ -130,7 +144,13 @@ class FingerRNN(nn.Module):
 
 
 class HRNN(nn.Module):
-    """CW3's hierarchical RNN: a recurrent layer per finger (wrist + 4 joints), then one over the hand."""
+    """CW3's hierarchical RNN: a recurrent layer per finger (wrist + 4 joints), then one over the hand.
+
+    `fused=True` (default) runs GRU layers through handrnn's grouped GRU kernel (the five fingers as
+    one layer; a GRU hand layer too), skipping padded frames in every length mode. `fused=False` runs
+    PyTorch's layers only: five finger layers one after another, then the hand layer (the reference).
+    Both read the same parameters, so a checkpoint runs either way.
+    """
 
     def __init__(self, *, num_classes: int = 45, cell1: str = "gru", cell2: str = "gru", num_units1: int = 16,
                  num_units2: int = 160, dropout: float = 0.2, fused: bool = True, pack_sequences: bool = False):  # fmt: skip
@@ -146,7 +166,19 @@ class HRNN(nn.Module):
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, 63], lengths [B] -> [B, num_units2]."""
         x = x[..., self.finger_columns]  # [B, T, 75]: five [T, 15] finger blocks side by side
-        h = self.fingers(pack(x, lengths) if self.pack_sequences else x)  # [B, T, 5 x units1]
+        if self.fingers.grouped:  # padded frames are skipped, so the padding itself can go
+            x = x[:, : int(lengths.max())]
+            h = self.fingers(x, lengths)  # [B, T, 5 x units1]
+        else:
+            h = self.fingers(pack(x, lengths) if self.pack_sequences else x)
+        if self.fingers.fused and self.hand.mode == "GRU":
+            if isinstance(h, PackedSequence):
+                h = pad_packed_sequence(h, batch_first=True)[0]
+            hand = self.hand
+            weights = [w.unsqueeze(0) for w in (hand.weight_ih_l0, hand.weight_hh_l0, hand.bias_ih_l0, hand.bias_hh_l0)]
+            return grouped_gru(h, lengths, *weights)[1][0]  # the kernel as a single group
+        if self.pack_sequences and not isinstance(h, PackedSequence):
+            h = pack(h, lengths)
         return final_state(self.hand, h, lengths)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
