@@ -78,8 +78,9 @@ def grouped_gru(x: torch.Tensor, lengths: torch.Tensor | None, w_ih: torch.Tenso
     order = torch.argsort(lengths, descending=True, stable=True)
     lengths = lengths[order]
     batch_sizes = (lengths[None, :] > torch.arange(int(lengths[0]))[:, None]).sum(1).tolist()
-    x = x[order, : len(batch_sizes)].unflatten(2, (groups, -1))  # [B, T', G, I]
-    gi = torch.einsum("btgi,goi->gtbo", x, w_ih).add(b_ih[:, None, None]).contiguous()
+    x = x[order, : len(batch_sizes)].unflatten(2, (groups, -1)).permute(2, 1, 0, 3)  # [G, T', B, I]
+    gi = torch.baddbmm(b_ih.unsqueeze(1), x.flatten(1, 2), w_ih.transpose(1, 2))  # all frames at once
+    gi = gi.view(groups, x.shape[1], batch, gates)
     h0 = x.new_zeros(groups, batch, hidden) if h0 is None else h0[:, order]
     out, last = _GroupedGRU.apply(gi, h0, w_hh, b_hh, lengths, batch_sizes)
     out = out.permute(2, 1, 0, 3).flatten(2)  # [B, T', G x H]
