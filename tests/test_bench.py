@@ -25,6 +25,9 @@ def test_bench_quick_writes_its_table(fpha, tmp_path, capsys):
                                                          ("hrnn-gru16-160", "bucket"), ("hrnn-gru16-160-unfused", "bucket")}  # fmt: skip
     assert all(r["seconds_per_epoch"] > 0 and 0 < r["fraction_of_matmul"] for r in rows)
     assert result["train_sequences"] == 950 and result["pad_to"] == 1151 and result["matmul_gflops"] > 0
+    assert [f["batch"] for f in result["finger_level"]] == [50, 5]
+    assert all(f["fused"] > 0 and f["five_layers"] > 0 for f in result["finger_level"])
+    assert "finger level alone" in out
     assert "s/epoch" in out and (tmp_path / "bench.csv").read_text().count("\n") == len(rows) + 1
 
 

@@ -21,7 +21,7 @@ import torch
 from .config import Config, make_config
 from .data import Normaliser, SequenceSet, batch_indices, cw3_split
 from .datasets import read_fpha
-from .models import FINGER_INPUT, GATES, NUM_FINGERS
+from .models import FINGER_INPUT, GATES, NUM_FINGERS, FingerRNN
 from .skeleton import NUM_FEATURES
 from .train import build_model, train_one_epoch
 
@@ -71,6 +71,24 @@ def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: f
             "batches_timed": done, "batches": len(batches)}  # fmt: skip
 
 
+def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0) -> dict:
+    """Milliseconds per forward + backward of the finger level alone (the part fusion changes), on one
+    batch of `batch` random sequences of `frames` frames: fused against five layers one after another."""
+    torch.manual_seed(0)
+    layer = FingerRNN(cell="gru", units=units)
+    x = torch.randn(batch, frames, NUM_FINGERS * FINGER_INPUT)
+    ms = {}
+    for fused in (True, False):
+        layer.fused = fused
+        layer(x).sum().backward()  # warm-up
+        reps, t0 = 0, time.perf_counter()
+        while reps == 0 or time.perf_counter() - t0 < budget:
+            layer(x).sum().backward()
+            reps += 1
+        ms["fused" if fused else "five_layers"] = 1e3 * (time.perf_counter() - t0) / reps
+    return {"units": units, "batch": batch, "frames": frames, **ms, "ratio": ms["five_layers"] / ms["fused"]}
+
+
 @torch.no_grad()
 def inference_latency(cfg: Config, seq: torch.Tensor, reps: int = 20) -> dict:
     """Milliseconds to classify one whole sequence, and per frame when streaming frame by frame (batch 1)."""
@@ -98,7 +116,9 @@ def bench_cases(quick: bool) -> list[dict]:
         return ([{**rnns[2], "lengths": m, "batch_size": 50} for m in ("pad", "bucket", "pack")]
                 + [{**rnns[3], "lengths": "bucket", "batch_size": 50}]
                 + [{**h, "lengths": "bucket", "batch_size": 50} for h in hrnns])  # fmt: skip
-    return [{**m, "lengths": mode, "batch_size": b} for m in rnns + hrnns for mode in ("pad", "bucket", "pack") for b in (50, 5)]
+    grid = [{**m, "lengths": mode, "batch_size": b} for m in rnns + hrnns for mode in ("pad", "bucket", "pack") for b in (50, 5)]
+    best = [{**h, "num_units1": 128, "lengths": "bucket", "batch_size": 5} for h in hrnns]  # CW3's best HRNN size
+    return grid + best
 
 
 def label(cfg: Config) -> str:
@@ -150,12 +170,14 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
             latency_done.add(row["model"])
         rows.append(row)
         log.info(f"[{i}/{len(cases)}] {format_row(row)}")
+    fingers = [finger_level_ms(16, b, len(median_seq), budget=min(budget, 2.0)) for b in (50, 5)]
     result = {
         "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g}", "machine": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "train_sequences": len(train),
         "train_frames": int(train.lengths.sum()), "pad_to": pad_to, "matmul_gflops": mm,
         "load_cold_s": loads["cold_s"], "load_warm_s": loads["warm_s"], "median_length": len(median_seq),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": rows,
+        "finger_level": fingers,
     }  # fmt: skip
     write_outputs(result, Path(out_dir))
     return result
@@ -188,3 +210,6 @@ def print_table(result: dict) -> None:
           f"peak memory {result['peak_rss_mb']:.0f} MB; median sequence {result['median_length']} frames")  # fmt: skip
     for row in result["rows"]:
         print(format_row(row))
+    for f in result.get("finger_level", []):
+        print(f"finger level alone (GRU-{f['units']}, batch {f['batch']}, {f['frames']} frames, forward + backward): "
+              f"fused {f['fused']:.2f} ms, five layers {f['five_layers']:.2f} ms ({f['ratio']:.2f}x)")
