@@ -17,11 +17,14 @@ handrnn plot "${hrnn[@]}" --out "$out/curves-hrnn-defaults.png" --title "HRNN, C
 for r in "$runs"/hrnn/hrnn128-b5-*; do
   [ -f "$r/results.json" ] && handrnn plot "$r" --out "$out/curves-$(basename "$r").png" --title "HRNN 128/1280, batch 5, lr 1e-4, seed 0"
 done
+for s in units depth lr batch; do  # experiments/sweeps.sh: accuracy and seconds per epoch against each field
+  [ -f "$runs/sweeps/$s/sweep.png" ] && cp "$runs/sweeps/$s/sweep.png" "$out/sweep-gru-$s.png"
+done
 {
   echo "# Results"
   echo
-  echo "Made by \`experiments/figures.sh\` from the run folders of \`experiments/cw3_rnn.sh\`, \`experiments/pad_vs_bucket.sh\`"
-  echo "and \`experiments/hrnn.sh\` (50 epochs, Adam; the seed is in each row). Test accuracy is that of the checkpoint with"
+  echo "Made by \`experiments/figures.sh\` from the run folders of \`experiments/cw3_rnn.sh\`, \`experiments/pad_vs_bucket.sh\`,"
+  echo "\`experiments/hrnn.sh\` and \`experiments/sweeps.sh\` (50 epochs, Adam; the seed is in each row). Test accuracy is that of the checkpoint with"
   echo "the best validation accuracy (validation carved from the training part); the last epoch's is given beside it."
   echo "Seconds per epoch here are wall time of runs that often shared the 2-core machine with other work: for speed,"
   echo "see \`bench/\` (\`handrnn bench\`, one process on an otherwise idle machine)."
@@ -37,5 +40,12 @@ done
   echo "## Hierarchical RNN (CW3 section 3)"
   echo
   handrnn table "$runs"/hrnn/*/
+  for s in units depth lr batch; do
+    [ -f "$runs/sweeps/$s/sweep.csv" ] || continue
+    echo
+    echo "## GRU sweep: $s (\`experiments/sweeps.sh\`, cw3 protocol, seed 0; others at CW3's defaults; sweep-gru-$s.png)"
+    echo
+    handrnn table "$runs"/sweeps/"$s"/*/
+  done
 } > "$out/README.md"
 echo "wrote $out/README.md"
