@@ -78,7 +78,7 @@ def test_fused_fingers_match_five_torch_layers_outputs_and_gradients(cell):
 
 
 @pytest.mark.parametrize("cell1", list(CELLS))
-@pytest.mark.parametrize("cell2", ["gru", "lstm"])
+@pytest.mark.parametrize("cell2", list(CELLS))
 @pytest.mark.parametrize("packed", [False, True])
 def test_hrnn_fused_and_unfused_agree_outputs_and_gradients(cell1, cell2, packed):
     torch.manual_seed(1)

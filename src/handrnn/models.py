@@ -13,11 +13,13 @@ import torch
 from torch import _VF, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from .recurrent import grouped_gru
+from .recurrent import CELLS as KERNEL
+from .recurrent import grouped_rnn
 from .skeleton import FINGERS, NUM_FEATURES, finger_feature_indices
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}  # SimpleRNN (tanh Elman), GRU, LSTM
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+KERNEL_CELLS = tuple(KERNEL)  # cells that handrnn's grouped kernel runs (rnn, gru)
 NUM_FINGERS = len(FINGERS)
 FINGER_INPUT = 15  # wrist + 4 joints of a finger, xyz
 
@@ -69,10 +71,10 @@ class RNNClassifier(nn.Module):
 class FingerRNN(nn.Module):
     """Five independent recurrent layers, one per finger, over [B, T, 5 x 15] -> [B, T, 5 x units].
 
-    The weights are stored per finger (stacked on a leading axis of 5). `fused=True` runs them as one
-    layer: GRU fingers through handrnn's grouped GRU kernel (one batched matmul per frame for all five
-    fingers, padded frames skipped), SimpleRNN/LSTM fingers as one PyTorch layer whose weights are
-    block-diagonal. `fused=False` runs five PyTorch layers one after another (the reference).
+    The weights are stored per finger (stacked on a leading axis of 5). `fused=True` runs GRU and
+    SimpleRNN fingers as one layer through handrnn's grouped kernel (recurrent.py: one batched matmul per
+    frame for all five fingers, padded frames skipped). Otherwise, and always for the LSTM (PyTorch's
+    oneDNN LSTM measured faster than fusing it), five PyTorch layers run one after another.
     """
 
     def __init__(self, *, cell: str = "gru", units: int = 16, fused: bool = True):
@@ -87,81 +89,84 @@ class FingerRNN(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def _weights(self) -> list[torch.Tensor]:
-        """Block-diagonal weights of the fused layer, gate blocks in PyTorch's order (e.g. r, z, n)."""
-        f, u, k = NUM_FINGERS, self.units, GATES[self.cell]
-        eye = torch.eye(f, dtype=self.weight_ih.dtype, device=self.weight_ih.device)
-        w_ih = torch.einsum("fgui,fh->gfuhi", self.weight_ih.view(f, k, u, -1), eye).reshape(k * f * u, -1)
-        w_hh = torch.einsum("fguj,fh->gfuhj", self.weight_hh.view(f, k, u, u), eye).reshape(k * f * u, f * u)
-        def bias(b):
-            return b.view(f, k, u).transpose(0, 1).reshape(-1)
-        return [w_ih, w_hh, bias(self.bias_ih), bias(self.bias_hh)]
+    @property
+    def grouped(self) -> bool:
+        """True when the five fingers run as one layer through the grouped kernel."""
+        return self.fused and self.cell in KERNEL_CELLS
 
-    def _run(self, x: torch.Tensor | PackedSequence, weights: list[torch.Tensor], hidden: int, hx=None):
-        """One recurrent layer over x with the given flat weights -> (output sequence, final state)."""
+    def _grouped(self, x: torch.Tensor, lengths: torch.Tensor | None, h0=None):
+        return grouped_rnn(self.cell, x, lengths, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, h0)
+
+    def _torch_layer(self, f: int, x: torch.Tensor | PackedSequence, hx=None):
+        """Finger f's layer as PyTorch runs it (the reference) -> (output, state)."""
         packed = isinstance(x, PackedSequence)
-        batch = int(x.batch_sizes[0]) if packed else x.shape[0]
         data = x.data if packed else x
         if hx is None:
-            h0 = data.new_zeros(1, batch, hidden)
+            h0 = data.new_zeros(1, int(x.batch_sizes[0]) if packed else x.shape[0], self.units)
             hx = (h0, h0) if self.cell == "lstm" else h0
+        weights = [self.weight_ih[f], self.weight_hh[f], self.bias_ih[f], self.bias_hh[f]]
         fn = {"gru": _VF.gru, "lstm": _VF.lstm, "rnn": _VF.rnn_tanh}[self.cell]
         if packed:
             out, *h = fn(data, x.batch_sizes, hx, weights, True, 1, 0.0, self.training, False)
-            return PackedSequence(out, x.batch_sizes, x.sorted_indices, x.unsorted_indices), h
+            return x._replace(data=out), h
         out, *h = fn(data, hx, weights, True, 1, 0.0, self.training, False, True)
         return out, (tuple(h) if self.cell == "lstm" else h[0])
 
-    @property
-    def grouped(self) -> bool:
-        """True when the fingers run through the grouped GRU kernel (fused GRU fingers)."""
-        return self.fused and self.cell == "gru"
-
-    def step(self, x: torch.Tensor, hx=None) -> tuple[torch.Tensor, torch.Tensor | tuple]:
-        """Streaming: x [B, T', 75] continuing from state hx (None = start) -> ([B, T', 5 x units], state)."""
-        if self.grouped:
-            return grouped_gru(x, None, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, hx)
-        return self._run(x, self._weights(), NUM_FINGERS * self.units, hx)
-
-    def forward(self, x: torch.Tensor | PackedSequence, lengths: torch.Tensor | None = None):
-        """x [B, T, 75] (fingers in order, 15 features each) or packed -> [B, T, 5 x units] or packed.
-        With the grouped kernel x must be padded (lengths [B]; frames after a sequence's end give 0)."""
-        if self.grouped:
-            if isinstance(x, PackedSequence):
-                raise ValueError("the grouped GRU kernel reads padded input with lengths, not a PackedSequence")
-            return grouped_gru(x, lengths, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)[0]
-        if self.fused:
-            return self._run(x, self._weights(), NUM_FINGERS * self.units)[0]
-        outs = []
+    def _five_layers(self, x: torch.Tensor | PackedSequence, states=None):
+        outs, new_states = [], []
         for f in range(NUM_FINGERS):
             cols = slice(f * FINGER_INPUT, (f + 1) * FINGER_INPUT)
             xf = x._replace(data=x.data[:, cols]) if isinstance(x, PackedSequence) else x[..., cols]
-            w = [self.weight_ih[f], self.weight_hh[f], self.bias_ih[f], self.bias_hh[f]]
-            outs.append(self._run(xf, w, self.units)[0])
+            out, state = self._torch_layer(f, xf, None if states is None else states[f])
+            outs.append(out)
+            new_states.append(state)
         if isinstance(x, PackedSequence):
-            return x._replace(data=torch.cat([o.data for o in outs], dim=-1))
-        return torch.cat(outs, dim=-1)
+            return x._replace(data=torch.cat([o.data for o in outs], dim=-1)), new_states
+        return torch.cat(outs, dim=-1), new_states
+
+    def step(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+        """Streaming: x [B, T', 75] continuing from `state` (None = start) -> ([B, T', 5 x units], state)."""
+        return self._grouped(x, None, state) if self.grouped else self._five_layers(x, state)
+
+    def forward(self, x: torch.Tensor | PackedSequence, lengths: torch.Tensor | None = None):
+        """x [B, T, 75] (fingers in order, 15 features each) or packed -> [B, T, 5 x units] or packed.
+        Grouped: x padded with lengths [B] (None: all frames); frames after a sequence's end give 0."""
+        if self.grouped:
+            if isinstance(x, PackedSequence):
+                raise ValueError("the grouped kernel reads padded input with lengths, not a PackedSequence")
+            return self._grouped(x, lengths)[0]
+        return self._five_layers(x)[0]
 
 
 class HRNN(nn.Module):
     """CW3's hierarchical RNN: a recurrent layer per finger (wrist + 4 joints), then one over the hand.
 
-    `fused=True` (default) runs GRU layers through handrnn's grouped GRU kernel (the five fingers as
-    one layer; a GRU hand layer too), skipping padded frames in every length mode. `fused=False` runs
-    PyTorch's layers only: five finger layers one after another, then the hand layer (the reference).
-    Both read the same parameters, so a checkpoint runs either way.
+    `fused=True` (default) runs GRU/SimpleRNN layers through handrnn's grouped kernel (the five fingers
+    as one layer; the hand layer too), skipping padded frames in every length mode; LSTM layers stay
+    PyTorch's. `fused=False` runs PyTorch's layers only: five finger layers one after another, then the
+    hand layer (the reference). Both read the same parameters, so a checkpoint runs either way.
     """
 
     def __init__(self, *, num_classes: int = 45, cell1: str = "gru", cell2: str = "gru", num_units1: int = 16,
                  num_units2: int = 160, dropout: float = 0.2, fused: bool = True, pack_sequences: bool = False):  # fmt: skip
         super().__init__()
-        self.pack_sequences = pack_sequences
+        self.pack_sequences, self.cell2 = pack_sequences, cell2
         cols = [c for f in range(NUM_FINGERS) for c in finger_feature_indices(f)]
         self.register_buffer("finger_columns", torch.tensor(cols), persistent=False)
         self.fingers = FingerRNN(cell=cell1, units=num_units1, fused=fused)
         self.hand = CELLS[cell2](NUM_FINGERS * num_units1, num_units2, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(num_units2, num_classes)
+
+    @property
+    def hand_grouped(self) -> bool:
+        return self.fingers.fused and self.cell2 in KERNEL_CELLS
+
+    def _hand_kernel(self, h: torch.Tensor, lengths: torch.Tensor | None, h0=None):
+        """The hand layer through the grouped kernel, as a single group -> (out, last [1, B, H])."""
+        hand = self.hand
+        weights = [w.unsqueeze(0) for w in (hand.weight_ih_l0, hand.weight_hh_l0, hand.bias_ih_l0, hand.bias_hh_l0)]
+        return grouped_rnn(self.cell2, h, lengths, *weights, h0)
 
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, 63], lengths [B] -> [B, num_units2]."""
@@ -171,12 +176,10 @@ class HRNN(nn.Module):
             h = self.fingers(x, lengths)  # [B, T, 5 x units1]
         else:
             h = self.fingers(pack(x, lengths) if self.pack_sequences else x)
-        if self.fingers.fused and self.hand.mode == "GRU":
+        if self.hand_grouped:
             if isinstance(h, PackedSequence):
                 h = pad_packed_sequence(h, batch_first=True)[0]
-            hand = self.hand
-            weights = [w.unsqueeze(0) for w in (hand.weight_ih_l0, hand.weight_hh_l0, hand.bias_ih_l0, hand.bias_hh_l0)]
-            return grouped_gru(h, lengths, *weights)[1][0]  # the kernel as a single group
+            return self._hand_kernel(h, lengths)[1][0]
         if self.pack_sequences and not isinstance(h, PackedSequence):
             h = pack(h, lengths)
         return final_state(self.hand, h, lengths)
@@ -188,7 +191,7 @@ class HRNN(nn.Module):
         """Online use: frames x [B, T', 63] continuing from `state` -> (logits after the last frame, state)."""
         fingers, hand = state if state is not None else (None, None)
         h, fingers = self.fingers.step(x[..., self.finger_columns], fingers)
-        out, hand = self.hand(h, hand)
+        out, hand = self._hand_kernel(h, None, hand) if self.hand_grouped else self.hand(h, hand)
         return self.head(out[:, -1]), (fingers, hand)
 
 
