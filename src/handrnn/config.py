@@ -34,7 +34,7 @@ class Config:
     cell2: str = "gru"  # hrnn: the hand level's cell
     num_units1: int = 16  # hrnn: units of each finger's layer
     num_units2: int = 0  # hrnn: units of the hand layer; 0 = 10 x num_units1 (CW3)
-    fused: bool = True  # hrnn: five finger layers as one (GRU: handrnn's grouped kernel); off: PyTorch layers, one per finger
+    fused: bool = True  # hrnn: GRU/SimpleRNN layers through handrnn's grouped kernel; off: PyTorch layers, one per finger
     dropout: float = 0.2  # before the classifier (CW3 gives no rate)
     # optimisation (CW3 defaults)
     batch_size: int = 50
