@@ -73,15 +73,18 @@ def plot_sweep(rows: list[dict], grid: dict[str, list], out: Path, title: str = 
         for i, (rest, members) in enumerate(groups.items()):
             members = sorted(members, key=lambda r: r[key])
             x = [r[key] for r in members]
-            label = ", ".join(f"{k}={v}" for k, v in zip(others, rest)) or "val"
-            axes[0, col].plot(x, [r["val_acc"] for r in members], "o-", color=f"C{i}", label=label)
-            axes[0, col].plot(x, [r["test_acc"] for r in members], "o:", color=f"C{i}")
+            prefix = ", ".join(f"{k}={v}" for k, v in zip(others, rest))
+            prefix = f"{prefix}: " if prefix else ""
+            axes[0, col].plot(x, [r["val_acc"] for r in members], "o-", color=f"C{i}", label=f"{prefix}validation")
+            axes[0, col].plot(x, [r["test_acc"] for r in members], "o:", color=f"C{i}", label=f"{prefix}test")
             axes[1, col].plot(x, [r["seconds_per_epoch"] for r in members], "o-", color=f"C{i}")
-        scale = "log" if key in ("lr", "weight_decay") or (all(isinstance(v, (int, float)) for v in grid[key])
-                                                         and min(grid[key]) > 0 and max(grid[key]) / min(grid[key]) >= 16) else "linear"  # fmt: skip
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in grid[key]):
+        values = grid[key]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            log_scale = key in ("lr", "weight_decay") or (min(values) > 0 and max(values) / min(values) >= 16)
             for ax in axes[:, col]:
-                ax.set_xscale(scale)
+                ax.set_xscale("log" if log_scale else "linear")
+                ax.set_xticks(sorted(values), [f"{v:g}" for v in sorted(values)])  # the swept values, plainly
+                ax.minorticks_off()
         axes[0, col].set(xlabel=key, ylabel="accuracy (val solid, test dotted)")
         axes[1, col].set(xlabel=key, ylabel="seconds per epoch")
         axes[0, col].legend(fontsize=7)
