@@ -4,7 +4,7 @@
 # Usage: experiments/hrnn.sh DATA_DIR [OUT_DIR] [extra handrnn train flags]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/hrnn}
-run() {  # name protocol flags...
+run() {  # name protocol flags... (a --seed among the flags overrides seed 0)
   local name=$1 proto=$2; shift 2
   [ -f "$out/$name/results.json" ] && return 0
   rm -rf "${out:?}/$name"
@@ -15,3 +15,6 @@ run hrnn16-b50-cw3 cw3 --num-units1 16 --batch-size 50 --lr 1e-3 "${@:3}"
 run hrnn16-b50-1-1 1:1 --num-units1 16 --batch-size 50 --lr 1e-3 "${@:3}"
 run hrnn128-b5-1-1 1:1 --num-units1 128 --batch-size 5 --lr 1e-4 "${@:3}"
 run hrnn128-b5-cw3 cw3 --num-units1 128 --batch-size 5 --lr 1e-4 "${@:3}"
+# seeds 1 and 2 of the CW3 defaults on cw3, to set beside the GRU-128 seeds of pad_vs_bucket.sh
+run hrnn16-b50-cw3-s1 cw3 --num-units1 16 --batch-size 50 --lr 1e-3 --seed 1 "${@:3}"
+run hrnn16-b50-cw3-s2 cw3 --num-units1 16 --batch-size 50 --lr 1e-3 --seed 2 "${@:3}"
