@@ -108,8 +108,9 @@ class FingerRNN(nn.Module):
         fn = {"gru": _VF.gru, "lstm": _VF.lstm, "rnn": _VF.rnn_tanh}[self.cell]
         if packed:
             out, *h = fn(data, x.batch_sizes, hx, weights, True, 1, 0.0, self.training, False)
-            return x._replace(data=out), h
-        out, *h = fn(data, hx, weights, True, 1, 0.0, self.training, False, True)
+            out = x._replace(data=out)
+        else:
+            out, *h = fn(data, hx, weights, True, 1, 0.0, self.training, False, True)
         return out, (tuple(h) if self.cell == "lstm" else h[0])
 
     def _five_layers(self, x: torch.Tensor | PackedSequence, states=None):
