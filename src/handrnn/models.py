@@ -13,13 +13,12 @@ import torch
 from torch import _VF, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from .recurrent import CELLS as KERNEL
+from .recurrent import CELLS as KERNEL_CELLS  # cells the grouped kernel runs (rnn, gru)
 from .recurrent import grouped_rnn
 from .skeleton import FINGERS, NUM_FEATURES, finger_feature_indices
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}  # SimpleRNN (tanh Elman), GRU, LSTM
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-KERNEL_CELLS = tuple(KERNEL)  # cells that handrnn's grouped kernel runs (rnn, gru)
 NUM_FINGERS = len(FINGERS)
 FINGER_INPUT = 15  # wrist + 4 joints of a finger, xyz
 

@@ -15,8 +15,6 @@ from torch.autograd.function import once_differentiable
 
 
 class _RNN:
-    gates = 1
-
     @staticmethod
     def step(g, gh, state):
         h = gh.add_(g).tanh_()
@@ -32,8 +30,6 @@ class _RNN:
 
 
 class _GRU:
-    gates = 3
-
     @staticmethod
     def step(g, gh, state):
         hidden = state.shape[-1]
