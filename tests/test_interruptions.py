@@ -64,7 +64,7 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tree, tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_keeps_a_checkpoint_and_says_how_to_resume(tree, tmp_path, sig):
-    proc = start(tree, tmp_path, "int", 200)
+    proc = start(tree, tmp_path, "int", 100_000)  # cannot finish before the signal
     wait_for_epochs(proc, tmp_path / "int", 2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

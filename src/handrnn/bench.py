@@ -21,9 +21,9 @@ import torch
 from .config import Config, make_config
 from .data import Normaliser, SequenceSet, batch_indices, cw3_split
 from .datasets import read_fpha
-from .models import FINGER_INPUT, GATES, NUM_FINGERS, FingerRNN
-from .skeleton import NUM_FEATURES
-from .train import build_model, train_one_epoch
+from .models import GATES, FingerRNN, build_model
+from .skeleton import FINGER_INPUT, NUM_FEATURES, NUM_FINGERS
+from .train import train_one_epoch
 
 log = logging.getLogger("handrnn")
 

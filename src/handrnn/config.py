@@ -1,4 +1,8 @@
-"""The one typed configuration of a run; YAML files and command-line flags map onto its fields."""
+"""The one typed configuration of a run; YAML files and command-line flags map onto its fields.
+
+This module is the ground floor: it imports neither torch nor the rest of handrnn, and it owns the choice
+lists that the other modules and the command line pick from.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,19 @@ from typing import Any
 
 import yaml
 
-from .data import LENGTH_MODES, NORMALISATIONS, PROTOCOLS
 from .errors import HandRNNError
-from .models import CELLS, MODELS
+
+PROTOCOLS = ("cw3", "1:1", "1:3", "3:1", "cross-subject")
+NORMALISATIONS = ("none", "zscore", "hand")
+LENGTH_MODES = ("pad", "bucket", "pack")
+MODEL_NAMES = ("rnn", "hrnn")
+CELL_NAMES = ("rnn", "gru", "lstm")  # SimpleRNN (tanh Elman), GRU, LSTM
+POOLS = ("last", "mean", "max", "attention")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle")
+ON_BAD = ("error", "skip")
+FEATURE_NAMES = ("xyz", "pose", "vel", "vel4", "bones", "dirs", "dists", "angles")  # features.py computes them
+JOINT_FEATURES = ("xyz", "pose", "vel", "vel4")  # [T, 21, 3] each: the HRNN can split them by finger
 
 
 @dataclass
@@ -24,7 +38,8 @@ class Config:
     protocol: str = "cw3"  # cw3 (950/225, 5 test per action) | 1:1 (official 600/575) | cross-subject
     fold: int = 0  # cross-subject: 0 = all six folds, s = leave out subject s only
     val_fraction: float = 0.1  # carved from training, stratified, for model selection
-    normalise: str = "zscore"  # none | zscore | hand (fitted on training data only)
+    normalise: str = "zscore"  # none | zscore | hand (xyz only) (fitted on training data only)
+    features: str = "xyz"  # comma list: xyz (CW3) pose vel vel4 bones dirs dists angles (docs/accuracy.md)
     lengths: str = "bucket"  # pad (CW3: all to the dataset maximum, masked) | bucket | pack
     # model
     model: str = "rnn"  # rnn (CW3 section 2) | hrnn (CW3 section 3)
@@ -35,12 +50,27 @@ class Config:
     num_units1: int = 16  # hrnn: units of each finger's layer
     num_units2: int = 0  # hrnn: units of the hand layer; 0 = 10 x num_units1 (CW3)
     fused: bool = True  # hrnn: GRU/SimpleRNN layers through handrnn's grouped kernel; off: PyTorch layers, one per finger
+    bidirectional: bool = False  # rnn: each layer also reads the sequence backwards from its true last frame
+    pool: str = "last"  # last (CW3: state at the last frame) | mean | max | attention over valid frames
+    layer_norm: bool = False  # layer norm on the pooled features before dropout
     dropout: float = 0.2  # before the classifier (CW3 gives no rate)
+    # augmentation of training sequences, on the fly (0 = off)
+    speed: float = 0.0  # play speed factor log-uniform in [1/(1+s), 1+s]
+    crop: float = 0.0  # keep a random window of at least 1 - crop of the frames
+    drop: float = 0.0  # leave out each frame with this probability
+    rotate: float = 0.0  # random 3D rotation up to this many degrees
+    scale: float = 0.0  # scale by a factor in [1 - scale, 1 + scale]
+    jitter: float = 0.0  # Gaussian noise on every coordinate, millimetres
     # optimisation (CW3 defaults)
     batch_size: int = 50
     lr: float = 1e-3
     epochs: int = 50
+    optimizer: str = "adam"  # adam (CW3) | adamw (decoupled weight decay)
     weight_decay: float = 0.0
+    schedule: str = "constant"  # learning rate over training: constant | cosine | onecycle (both per batch)
+    warmup: int = 0  # epochs of linear warm-up (cosine)
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    ema: float = 0.0  # decay of an exponential moving average of the weights, used to validate and test; 0 = off
     grad_clip: float = 5.0  # max gradient norm; 0 = off
     patience: int = 0  # stop after this many epochs without a better validation score; 0 = never
     # run
@@ -54,11 +84,21 @@ class Config:
         return self.num_units2 or 10 * self.num_units1
 
 
+    def feature_names(self) -> tuple[str, ...]:
+        """The features field as names in canonical order (per-joint first)."""
+        names = {n.strip() for n in self.features.split(",") if n.strip()}
+        return tuple(n for n in FEATURE_NAMES if n in names)
+
+
 CHOICES = {
-    "on_bad": ("error", "skip"), "protocol": PROTOCOLS, "normalise": NORMALISATIONS, "lengths": LENGTH_MODES,
-    "model": tuple(MODELS), "cell": tuple(CELLS), "cell2": tuple(CELLS),
+    "on_bad": ON_BAD, "protocol": PROTOCOLS, "normalise": NORMALISATIONS, "lengths": LENGTH_MODES,
+    "model": MODEL_NAMES, "cell": CELL_NAMES, "cell2": CELL_NAMES, "pool": POOLS, "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
 }  # fmt: skip
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs")
+NOT_NEGATIVE = ("num_units2", "patience", "threads", "fold", "weight_decay", "grad_clip", "warmup", "speed", "rotate",
+                "jitter")  # fmt: skip
+FRACTIONS = ("dropout", "crop", "drop", "scale", "label_smoothing", "ema")  # each in [0, 1)
 
 
 def validate(cfg: Config) -> Config:
@@ -69,15 +109,17 @@ def validate(cfg: Config) -> Config:
     for name in POSITIVE:
         if getattr(cfg, name) < 1:
             raise HandRNNError(f"config: {name} must be at least 1, got {getattr(cfg, name)}")
-    if not 0 <= cfg.dropout < 1:
-        raise HandRNNError(f"config: dropout must be in [0, 1), got {cfg.dropout}")
+    for name in FRACTIONS:
+        if not 0 <= getattr(cfg, name) < 1:
+            raise HandRNNError(f"config: {name} must be in [0, 1), got {getattr(cfg, name)}")
     if not 0 <= cfg.val_fraction < 0.5:
         raise HandRNNError(f"config: val_fraction must be in [0, 0.5), got {cfg.val_fraction}")
     if not cfg.lr > 0:
         raise HandRNNError(f"config: lr must be positive, got {cfg.lr}")
-    for name in ("num_units2", "patience", "threads", "fold", "weight_decay", "grad_clip"):
+    for name in NOT_NEGATIVE:
         if getattr(cfg, name) < 0:
             raise HandRNNError(f"config: {name} must not be negative, got {getattr(cfg, name)}")
+    validate_model_inputs(cfg)
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")
     if cfg.fold and cfg.protocol != "cross-subject":
@@ -85,6 +127,22 @@ def validate(cfg: Config) -> Config:
     if ".." in Path(cfg.out).parts:
         raise HandRNNError(f"config: out must not climb out with '..', got {cfg.out!r}")
     return cfg
+
+
+def validate_model_inputs(cfg: Config) -> None:
+    """The features, normalisation and model must fit together."""
+    names = [n.strip() for n in cfg.features.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FEATURE_NAMES]
+    if unknown or not names:
+        raise HandRNNError(f"config: features = {cfg.features!r}; give a comma list of {', '.join(FEATURE_NAMES)}")
+    if cfg.normalise == "hand" and cfg.feature_names() != ("xyz",):
+        raise HandRNNError("config: normalise = 'hand' reads raw coordinates; use it with features = 'xyz' only")
+    if cfg.model == "hrnn":
+        if not set(names) <= set(JOINT_FEATURES):
+            raise HandRNNError(f"config: the hrnn splits its input by finger, so its features must be per joint "
+                               f"({', '.join(JOINT_FEATURES)}), got {cfg.features!r}")  # fmt: skip
+        if cfg.bidirectional:
+            raise HandRNNError("config: bidirectional applies to model rnn only")
 
 
 def coerce(name: str, value: Any, where: str) -> Any:
@@ -99,6 +157,11 @@ def coerce(name: str, value: Any, where: str) -> Any:
         "int": isinstance(value, int) and not isinstance(value, bool),
         "float": isinstance(value, (int, float)) and not isinstance(value, bool),
     }[kind]
+    if not ok and kind == "float" and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            value, ok = float(value), True
+        except ValueError:
+            pass
     if not ok:
         raise HandRNNError(f"{where}: {name} must be {kind}, got {value!r}")
     return float(value) if kind == "float" else value

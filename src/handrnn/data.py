@@ -1,21 +1,23 @@
-"""Protocols (train/test splits), validation carving, normalisation and variable-length batching."""
+"""Protocols (train/test splits), validation carving, input encoding (features, normalisation), batching."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from . import features
+from .augment import Augmentation
+from .config import LENGTH_MODES, NORMALISATIONS, PROTOCOLS
 from .datasets import TEST, TRAIN, HandActions
 from .errors import HandRNNError
-from .skeleton import MCP_JOINTS, NUM_COORDS, NUM_JOINTS, WRIST
+from .skeleton import NUM_COORDS, NUM_JOINTS, WRIST
 
-PROTOCOLS = ("cw3", "1:1", "cross-subject")
 CW3_TEST_PER_CLASS = 5
-NORMALISATIONS = ("none", "zscore", "hand")
-LENGTH_MODES = ("pad", "bucket", "pack")
+RATIO_PROTOCOLS = {"1:3": 0.25, "3:1": 0.75}  # FPHA paper: fraction of each action's sequences used for training
 PAD_VALUE = -99.0  # CW3's padding value (0 occurs in the data)
 
 
@@ -37,6 +39,8 @@ def protocol_splits(data: HandActions, protocol: str, seed: int) -> list[Split]:
         if len(train) == 0 or len(test) == 0:
             raise HandRNNError("protocol 1:1 needs the split that comes with the data (FPHA's split file or a CW3 container)")
         return [Split("1:1", train, test)]
+    if protocol in RATIO_PROTOCOLS:
+        return [ratio_split(data.labels, RATIO_PROTOCOLS[protocol], seed, protocol)]
     if protocol == "cross-subject":
         subjects = np.unique(data.subjects)
         if (subjects <= 0).any() or len(subjects) < 2:
@@ -56,6 +60,20 @@ def cw3_split(labels: np.ndarray, seed: int, per_class: int = CW3_TEST_PER_CLASS
         test.extend(rng.choice(members, per_class, replace=False))
     test = np.sort(np.array(test, dtype=np.int64))
     return Split("cw3", np.setdiff1d(np.arange(len(labels)), test), test)
+
+
+def ratio_split(labels: np.ndarray, train_fraction: float, seed: int, name: str) -> Split:
+    """Per action, a random `train_fraction` of its sequences (at least one) for training, the rest for test."""
+    rng = np.random.default_rng([seed, 13])
+    train = []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        if len(members) < 2:
+            raise HandRNNError(f"protocol {name} needs at least 2 sequences of each action; class {c} has {len(members)}")
+        k = min(max(int(round(train_fraction * len(members))), 1), len(members) - 1)
+        train.extend(members[:k])
+    train = np.sort(np.array(train, dtype=np.int64))
+    return Split(name, train, np.setdiff1d(np.arange(len(labels)), train))
 
 
 def carve_validation(labels: np.ndarray, train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,12 +97,13 @@ def carve_validation(labels: np.ndarray, train: np.ndarray, fraction: float, see
 
 @dataclass
 class Normaliser:
-    """Per-frame normalisation fitted on training data; its state travels with the model as plain lists."""
+    """Per-frame normalisation of encoded frames [T, D], fitted on training data; its state travels with the
+    model as plain lists."""
 
     kind: str = "none"
-    mean: list[float] | None = None  # zscore: per-coordinate mean (63)
-    std: list[float] | None = None  # zscore: per-coordinate std (63)
-    palm: float | None = None  # hand: mean wrist-to-MCP distance of the training frames
+    mean: list[float] | None = None  # zscore: per-column mean (D)
+    std: list[float] | None = None  # zscore: per-column std (D)
+    palm: float | None = None  # hand (raw coordinates only): mean wrist-to-MCP distance of the training frames
 
     @classmethod
     def fit(cls, kind: str, sequences: list[np.ndarray]) -> Normaliser:
@@ -98,7 +117,7 @@ class Normaliser:
         return cls(kind, palm=float(palm_size(frames).mean()))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """[T, 63] -> [T, 63] float32."""
+        """[T, D] -> [T, D] float32."""
         if self.kind == "zscore":
             return ((x - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
         if self.kind == "hand":
@@ -109,8 +128,23 @@ class Normaliser:
 
 def palm_size(frames: np.ndarray) -> np.ndarray:
     """Mean wrist-to-MCP distance of each frame: [T, 63] -> [T]."""
-    joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS)
-    return np.linalg.norm(joints[:, list(MCP_JOINTS)] - joints[:, WRIST : WRIST + 1], axis=-1).mean(-1)
+    return features.palm_size(frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS))
+
+
+@dataclass
+class Encoder:
+    """Raw frames [T, 63] -> model input [T, D]: the chosen features, then the fitted normaliser."""
+
+    names: tuple[str, ...]
+    normaliser: Normaliser
+
+    @classmethod
+    def fit(cls, names: Sequence[str], normalise: str, sequences: list[np.ndarray]) -> Encoder:
+        names = tuple(names)
+        return cls(names, Normaliser.fit(normalise, [features.encode(s, names) for s in sequences]))
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        return self.normaliser(features.encode(frames, self.names))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,23 +152,36 @@ def palm_size(frames: np.ndarray) -> np.ndarray:
 
 
 class SequenceSet:
-    """Normalised sequences as tensors, ready to batch: x[i] float32 [T_i, 63], y int64 [N]."""
+    """Sequences ready to batch: encoded tensors x[i] float32 [T_i, D], labels y int64 [N].
 
-    def __init__(self, sequences: list[np.ndarray], labels: np.ndarray, normaliser: Normaliser):
-        self.x = [torch.from_numpy(normaliser(s)) for s in sequences]
+    With an `augment`ation, the raw sequences are kept and each batch encodes a fresh random variant of
+    them (pass the epoch's rng to `batch`); `lengths` are then those of the raw sequences.
+    """
+
+    def __init__(self, sequences: list[np.ndarray], labels: np.ndarray, encode, augment: Augmentation | None = None):
+        self.encode, self.augment = encode, augment if augment else None
+        self.raw = sequences if self.augment else None
+        self.x = None if self.augment else [torch.from_numpy(encode(s)) for s in sequences]
         self.y = torch.as_tensor(labels, dtype=torch.long)
         self.lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(self.y)
 
-    def batch(self, index: np.ndarray, pad_to: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(x [B, T, 63] padded with PAD_VALUE to the batch maximum or `pad_to`, lengths [B], y [B])."""
-        xs = [self.x[i] for i in index]
+    def batch(self, index: np.ndarray, pad_to: int | None = None,
+              rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(x [B, T, D] padded with PAD_VALUE to the batch maximum or `pad_to`, lengths [B], y [B])."""
+        if self.augment is not None:
+            if rng is None:
+                raise ValueError("an augmented SequenceSet needs the epoch's rng")
+            xs = [torch.from_numpy(self.encode(self.augment(self.raw[i], rng))) for i in index]
+        else:
+            xs = [self.x[i] for i in index]
+        lengths = torch.tensor([len(x) for x in xs], dtype=torch.long)
         if pad_to is not None:
-            xs.append(torch.zeros(pad_to, xs[0].shape[1]))  # sets the padded length, dropped below
+            xs.append(torch.zeros(max(pad_to, int(lengths.max())), xs[0].shape[1]))  # sets the padded length
         x = pad_sequence(xs, batch_first=True, padding_value=PAD_VALUE)[: len(index)]
-        return x, self.lengths[index], self.y[index]
+        return x, lengths, self.y[index]
 
 
 def batch_indices(lengths: np.ndarray, batch_size: int, mode: str, rng: np.random.Generator | None,

@@ -10,22 +10,23 @@ import numpy as np
 import torch
 
 from .config import from_dict
-from .data import Normaliser, SequenceSet
+from .data import Encoder, Normaliser, SequenceSet
 from .datasets import HandActions, load_data, parse_skeleton
 from .errors import HandRNNError
+from .models import build_model
 from .plots import plot_confusion
 from .report import classification_report
 from .skeleton import NUM_FEATURES
-from .train import build_model, load_checkpoint, load_run_config, predict, write_json
+from .train import load_checkpoint, load_run_config, predict, write_json
 
 
-def load_model(run_dir: Path, checkpoint: str = "best") -> tuple[torch.nn.Module, Normaliser, dict]:
-    """The model of a run folder's checkpoint (best or last), its normaliser and the checkpoint's metadata."""
+def load_model(run_dir: Path, checkpoint: str = "best") -> tuple[torch.nn.Module, Encoder, dict]:
+    """The model of a run folder's checkpoint (best or last), its input encoder and the checkpoint's metadata."""
     state = load_checkpoint(Path(run_dir) / f"{checkpoint}.pt")
     cfg = from_dict(state["config"], f"{run_dir}/{checkpoint}.pt")
     model = build_model(cfg, len(state["actions"]))
     model.load_state_dict(state["model"])
-    return model.eval(), Normaliser(**state["normaliser"]), state
+    return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"])), state
 
 
 def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
@@ -45,12 +46,12 @@ def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
 def evaluate_run(run_dir: Path, *, checkpoint: str = "best", data_path: str = "", part: str = "test") -> dict:
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
-    model, normaliser, state = load_model(run_dir, checkpoint)
+    model, encoder, state = load_model(run_dir, checkpoint)
     data = load_data(data_path or cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if list(data.actions) != list(state["actions"]):
         raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")
     index = split_indices(data, run_dir, part)
-    seqs = SequenceSet([data.sequences[i] for i in index], data.labels[index], normaliser)
+    seqs = SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder)
     logits = predict(model, seqs).numpy()
     report = classification_report(logits, data.labels[index], data.actions)
     report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part})
@@ -100,9 +101,9 @@ def read_sequence(path: Path) -> np.ndarray:
 
 def predict_files(run_dir: Path, paths: list[Path], *, checkpoint: str = "best", top: int = 3) -> list[tuple[Path, list]]:
     """[(path, [(action, probability), ...top])] for each file, best first. All files are read before any is classified."""
-    model, normaliser, state = load_model(run_dir, checkpoint)
+    model, encoder, state = load_model(run_dir, checkpoint)
     seqs = [read_sequence(p) for p in paths]
-    data = SequenceSet(seqs, np.zeros(len(seqs), dtype=np.int64), normaliser)
+    data = SequenceSet(seqs, np.zeros(len(seqs), dtype=np.int64), encoder)
     probs = torch.softmax(predict(model, data), 1)
     values, index = probs.topk(min(top, probs.shape[1]), dim=1)
     actions = state["actions"]

@@ -1,8 +1,10 @@
 """Recurrent classifiers of hand-pose sequences: the flat RNN and the hierarchical finger-to-hand HRNN.
 
-Every model maps (x [B, T, 63] padded, lengths [B]) to logits [B, C]. Padding sits after each
-sequence's last frame, so a unidirectional RNN's output at frame lengths-1 never sees it: reading
-the state there is exactly what CW3's Keras masking computed.
+Every model maps (x [B, T, D] padded, lengths [B]) to logits [B, C] (D = 63 for CW3's coordinates).
+Padding sits after each sequence's last frame, so a unidirectional RNN's output at frame lengths-1
+never sees it: reading the state there is exactly what CW3's Keras masking computed. A backward
+direction reads each sequence reversed within its own length, so it starts at the true last frame,
+and pooling reads valid frames only: every length mode gives the same logits.
 """
 
 from __future__ import annotations
@@ -10,17 +12,18 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import _VF, nn
+from torch import nn
+from torch.func import functional_call
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from . import features
+from .config import Config
 from .recurrent import CELLS as KERNEL_CELLS  # cells the grouped kernel runs (rnn, gru)
 from .recurrent import grouped_rnn
-from .skeleton import FINGERS, NUM_FEATURES, finger_feature_indices
+from .skeleton import FINGER_JOINTS, NUM_COORDS, NUM_FEATURES, NUM_FINGERS, finger_feature_indices
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}  # SimpleRNN (tanh Elman), GRU, LSTM
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-NUM_FINGERS = len(FINGERS)
-FINGER_INPUT = 15  # wrist + 4 joints of a finger, xyz
 
 
 def last_output(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -30,6 +33,39 @@ def last_output(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 def pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
     return pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+
+
+def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """[B, T] bool, True at each sequence's true frames."""
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each sequence of x [B, T, F] reversed within its own length; padding stays after it."""
+    steps = x.shape[1]
+    t = torch.arange(steps, device=x.device)[None, :]
+    lengths = lengths.to(x.device)[:, None]
+    index = torch.where(t < lengths, lengths - 1 - t, t)  # [B, T]
+    return x.gather(1, index[..., None].expand(-1, -1, x.shape[2]))
+
+
+class Pool(nn.Module):
+    """Frame outputs [B, T, F] -> [B, F] over each sequence's valid frames: mean, max or attention.
+    ("last", the state at the last true frame, is read by the models themselves.)"""
+
+    def __init__(self, kind: str, width: int):
+        super().__init__()
+        self.kind = kind
+        self.score = nn.Linear(width, 1) if kind == "attention" else None
+
+    def forward(self, out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = valid_mask(lengths.to(out.device), out.shape[1])[..., None]  # [B, T, 1]
+        if self.kind == "mean":
+            return (out * mask).sum(1) / mask.sum(1)
+        if self.kind == "max":
+            return out.masked_fill(~mask, float("-inf")).amax(1)
+        weights = self.score(out).masked_fill(~mask, float("-inf")).softmax(1)  # attention: [B, T, 1]
+        return (weights * out).sum(1)
 
 
 def final_state(rnn: nn.RNNBase, x: torch.Tensor | PackedSequence, lengths: torch.Tensor) -> torch.Tensor:
@@ -43,28 +79,83 @@ def final_state(rnn: nn.RNNBase, x: torch.Tensor | PackedSequence, lengths: torc
 
 
 class RNNClassifier(nn.Module):
-    """CW3's classifier: recurrent layer(s) over the 63 joint coordinates, dropout, a linear layer."""
+    """CW3's classifier: recurrent layer(s) over each frame's input, dropout, a linear layer.
 
-    def __init__(self, *, num_classes: int = 45, cell: str = "gru", num_units: int = 128, depth: int = 1,
-                 dropout: float = 0.2, pack_sequences: bool = False):  # fmt: skip
+    Beyond CW3: `bidirectional` adds a backward layer beside each forward one (the next layer reads both);
+    `pool` reads the frame outputs by mean, max or attention instead of the last state; `layer_norm`
+    normalises the pooled features.
+    """
+
+    def __init__(self, *, num_classes: int = 45, input_size: int = NUM_FEATURES, cell: str = "gru", num_units: int = 128,
+                 depth: int = 1, dropout: float = 0.2, bidirectional: bool = False, pool: str = "last",
+                 layer_norm: bool = False, pack_sequences: bool = False):  # fmt: skip
         super().__init__()
-        self.pack_sequences = pack_sequences
-        self.rnn = CELLS[cell](NUM_FEATURES, num_units, num_layers=depth, batch_first=True,
-                               dropout=dropout if depth > 1 else 0.0)  # fmt: skip
+        self.pack_sequences, self.bidirectional, self.pool_kind = pack_sequences, bidirectional, pool
+        inner_dropout = dropout if depth > 1 else 0.0
+        if bidirectional:
+            self.layers = nn.ModuleList(
+                nn.ModuleList(CELLS[cell](input_size if i == 0 else 2 * num_units, num_units, batch_first=True) for _ in range(2))
+                for i in range(depth)
+            )  # fmt: skip
+            self.inner_dropout = nn.Dropout(inner_dropout)
+        else:
+            self.rnn = CELLS[cell](input_size, num_units, num_layers=depth, batch_first=True, dropout=inner_dropout)
+        width = num_units * (2 if bidirectional else 1)
+        self.pool = Pool(pool, width) if pool != "last" else None
+        self.norm = nn.LayerNorm(width) if layer_norm else nn.Identity()
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(num_units, num_classes)
+        self.head = nn.Linear(width, num_classes)
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.out_features
+
+    def _bidirectional_outputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x [B, T, D] -> [B, T, 2H]: forward outputs, then backward outputs, per frame."""
+        for i, (forward, backward) in enumerate(self.layers):
+            if i:
+                x = self.inner_dropout(x)
+            out_f, _ = forward(x)
+            out_b, _ = backward(reverse_padded(x, lengths))
+            x = torch.cat([out_f, reverse_padded(out_b, lengths)], -1)
+        return x
 
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """x [B, T, 63], lengths [B] -> [B, num_units]."""
+        """x [B, T, D], lengths [B] -> [B, F] (F = num_units, or 2 x num_units when bidirectional)."""
+        if self.bidirectional:
+            out = self._bidirectional_outputs(x, lengths)
+            if self.pool is not None:
+                return self.pool(out, lengths)
+            half = out.shape[-1] // 2  # forward state after the last frame, backward state after the first
+            return torch.cat([last_output(out[..., :half], lengths), out[:, 0, half:]], -1)
+        if self.pool is not None:
+            return self.pool(self.rnn(x)[0], lengths)
         return final_state(self.rnn, pack(x, lengths) if self.pack_sequences else x, lengths)
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.norm(features)))
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.forward_features(x, lengths)))
+        return self.forward_head(self.forward_features(x, lengths))
 
     def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
-        """Online use: frames x [B, T', 63] continuing from `state` -> (logits after the last frame, state)."""
-        out, state = self.rnn(x, state)
-        return self.head(out[:, -1]), state
+        """Online use: frames x [B, T', D] continuing from `state` -> (logits after the last frame, state).
+        Exact for last, mean and max pooling (the pooled value is carried); a backward layer or attention
+        needs the whole sequence."""
+        if self.bidirectional or self.pool_kind == "attention":
+            raise ValueError("a bidirectional or attention-pooled model needs the whole sequence; it cannot stream")
+        rnn_state, acc, seen = state if state is not None else (None, None, 0)
+        out, rnn_state = self.rnn(x, rnn_state)
+        if self.pool_kind == "last":
+            feats = out[:, -1]
+        elif self.pool_kind == "mean":
+            acc = out.sum(1) + (0 if acc is None else acc)
+            seen += out.shape[1]
+            feats = acc / seen
+        else:
+            acc = out.amax(1) if acc is None else torch.maximum(acc, out.amax(1))
+            feats = acc
+        return self.forward_head(feats), (rnn_state, acc, seen)
 
 
 class FingerRNN(nn.Module):
@@ -76,11 +167,11 @@ class FingerRNN(nn.Module):
     oneDNN LSTM measured faster than fusing it), five PyTorch layers run one after another.
     """
 
-    def __init__(self, *, cell: str = "gru", units: int = 16, fused: bool = True):
+    def __init__(self, *, cell: str = "gru", units: int = 16, fused: bool = True, finger_input: int = FINGER_JOINTS * NUM_COORDS):
         super().__init__()
-        self.cell, self.units, self.fused = cell, units, fused
+        self.cell, self.units, self.fused, self.finger_input = cell, units, fused, finger_input
         g = GATES[cell] * units
-        self.weight_ih = nn.Parameter(torch.empty(NUM_FINGERS, g, FINGER_INPUT))
+        self.weight_ih = nn.Parameter(torch.empty(NUM_FINGERS, g, finger_input))
         self.weight_hh = nn.Parameter(torch.empty(NUM_FINGERS, g, units))
         self.bias_ih = nn.Parameter(torch.empty(NUM_FINGERS, g))
         self.bias_hh = nn.Parameter(torch.empty(NUM_FINGERS, g))
@@ -97,25 +188,18 @@ class FingerRNN(nn.Module):
         return grouped_rnn(self.cell, x, lengths, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, h0)
 
     def _torch_layer(self, f: int, x: torch.Tensor | PackedSequence, hx=None):
-        """Finger f's layer as PyTorch runs it (the reference) -> (output, state)."""
-        packed = isinstance(x, PackedSequence)
-        data = x.data if packed else x
-        if hx is None:
-            h0 = data.new_zeros(1, int(x.batch_sizes[0]) if packed else x.shape[0], self.units)
-            hx = (h0, h0) if self.cell == "lstm" else h0
-        weights = [self.weight_ih[f], self.weight_hh[f], self.bias_ih[f], self.bias_hh[f]]
-        fn = {"gru": _VF.gru, "lstm": _VF.lstm, "rnn": _VF.rnn_tanh}[self.cell]
-        if packed:
-            out, *h = fn(data, x.batch_sizes, hx, weights, True, 1, 0.0, self.training, False)
-            out = x._replace(data=out)
-        else:
-            out, *h = fn(data, hx, weights, True, 1, 0.0, self.training, False, True)
-        return out, (tuple(h) if self.cell == "lstm" else h[0])
+        """Finger f's layer as PyTorch runs it (the reference): an nn.RNN/GRU/LSTM reading finger f's
+        weights -> (output, state)."""
+        if not hasattr(self, "_template"):  # a plain attribute, not a submodule: it holds no state
+            object.__setattr__(self, "_template", CELLS[self.cell](self.finger_input, self.units, batch_first=True))
+        weights = {"weight_ih_l0": self.weight_ih[f], "weight_hh_l0": self.weight_hh[f],
+                   "bias_ih_l0": self.bias_ih[f], "bias_hh_l0": self.bias_hh[f]}  # fmt: skip
+        return functional_call(self._template, weights, (x,) if hx is None else (x, hx))
 
     def _five_layers(self, x: torch.Tensor | PackedSequence, states=None):
         outs, new_states = [], []
         for f in range(NUM_FINGERS):
-            cols = slice(f * FINGER_INPUT, (f + 1) * FINGER_INPUT)
+            cols = slice(f * self.finger_input, (f + 1) * self.finger_input)
             xf = x._replace(data=x.data[:, cols]) if isinstance(x, PackedSequence) else x[..., cols]
             out, state = self._torch_layer(f, xf, None if states is None else states[f])
             outs.append(out)
@@ -125,11 +209,11 @@ class FingerRNN(nn.Module):
         return torch.cat(outs, dim=-1), new_states
 
     def step(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
-        """Streaming: x [B, T', 75] continuing from `state` (None = start) -> ([B, T', 5 x units], state)."""
+        """Streaming: x [B, T', 5 x finger_input] continuing from `state` (None = start) -> ([B, T', 5 x units], state)."""
         return self._grouped(x, None, state) if self.grouped else self._five_layers(x, state)
 
     def forward(self, x: torch.Tensor | PackedSequence, lengths: torch.Tensor | None = None):
-        """x [B, T, 75] (fingers in order, 15 features each) or packed -> [B, T, 5 x units] or packed.
+        """x [B, T, 5 x finger_input] (fingers in order) or packed -> [B, T, 5 x units] or packed.
         Grouped: x padded with lengths [B] (None: all frames); frames after a sequence's end give 0."""
         if self.grouped:
             if isinstance(x, PackedSequence):
@@ -148,15 +232,22 @@ class HRNN(nn.Module):
     """
 
     def __init__(self, *, num_classes: int = 45, cell1: str = "gru", cell2: str = "gru", num_units1: int = 16,
-                 num_units2: int = 160, dropout: float = 0.2, fused: bool = True, pack_sequences: bool = False):  # fmt: skip
+                 num_units2: int = 160, dropout: float = 0.2, fused: bool = True, pack_sequences: bool = False,
+                 joint_channels: int = NUM_COORDS, pool: str = "last", layer_norm: bool = False):  # fmt: skip
         super().__init__()
         self.pack_sequences, self.cell2 = pack_sequences, cell2
-        cols = [c for f in range(NUM_FINGERS) for c in finger_feature_indices(f)]
+        cols = [c for f in range(NUM_FINGERS) for c in finger_feature_indices(f, joint_channels)]
         self.register_buffer("finger_columns", torch.tensor(cols), persistent=False)
-        self.fingers = FingerRNN(cell=cell1, units=num_units1, fused=fused)
+        self.fingers = FingerRNN(cell=cell1, units=num_units1, fused=fused, finger_input=FINGER_JOINTS * joint_channels)
         self.hand = CELLS[cell2](NUM_FINGERS * num_units1, num_units2, batch_first=True)
+        self.pool = Pool(pool, num_units2) if pool != "last" else None
+        self.norm = nn.LayerNorm(num_units2) if layer_norm else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(num_units2, num_classes)
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.out_features
 
     @property
     def hand_grouped(self) -> bool:
@@ -169,8 +260,8 @@ class HRNN(nn.Module):
         return grouped_rnn(self.cell2, h, lengths, *weights, h0)
 
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """x [B, T, 63], lengths [B] -> [B, num_units2]."""
-        x = x[..., self.finger_columns]  # [B, T, 75]: five [T, 15] finger blocks side by side
+        """x [B, T, 21 x k] (joint-major), lengths [B] -> [B, num_units2]."""
+        x = x[..., self.finger_columns]  # [B, T, 5 x 5k]: the five fingers' blocks side by side
         if self.fingers.grouped:  # padded frames are skipped, so the padding itself can go
             x = x[:, : int(lengths.max())]
             h = self.fingers(x, lengths)  # [B, T, 5 x units1]
@@ -179,20 +270,42 @@ class HRNN(nn.Module):
         if self.hand_grouped:
             if isinstance(h, PackedSequence):
                 h = pad_packed_sequence(h, batch_first=True)[0]
-            return self._hand_kernel(h, lengths)[1][0]
+            out, last = self._hand_kernel(h, lengths)
+            return last[0] if self.pool is None else self.pool(out, lengths)
+        if self.pool is not None:
+            out = self.hand(h)[0]
+            out = pad_packed_sequence(out, batch_first=True)[0] if isinstance(out, PackedSequence) else out
+            return self.pool(out, lengths)
         if self.pack_sequences and not isinstance(h, PackedSequence):
             h = pack(h, lengths)
         return final_state(self.hand, h, lengths)
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.norm(features)))
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.forward_features(x, lengths)))
+        return self.forward_head(self.forward_features(x, lengths))
 
     def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
-        """Online use: frames x [B, T', 63] continuing from `state` -> (logits after the last frame, state)."""
+        """Online use: frames x [B, T', D] continuing from `state` -> (logits after the last frame, state)."""
+        if self.pool is not None:
+            raise ValueError("a pooled HRNN needs the whole sequence; it cannot stream")
         fingers, hand = state if state is not None else (None, None)
         h, fingers = self.fingers.step(x[..., self.finger_columns], fingers)
         out, hand = self._hand_kernel(h, None, hand) if self.hand_grouped else self.hand(h, hand)
-        return self.head(out[:, -1]), (fingers, hand)
+        return self.forward_head(out[:, -1]), (fingers, hand)
 
 
 MODELS = {"rnn": RNNClassifier, "hrnn": HRNN}
+
+
+def build_model(cfg: Config, num_classes: int) -> nn.Module:
+    """The model that `cfg` describes, for inputs encoded with cfg's features."""
+    names = cfg.feature_names()
+    common = {"num_classes": num_classes, "dropout": cfg.dropout, "pack_sequences": cfg.lengths == "pack",
+              "pool": cfg.pool, "layer_norm": cfg.layer_norm}  # fmt: skip
+    if cfg.model == "hrnn":
+        return MODELS["hrnn"](cell1=cfg.cell, cell2=cfg.cell2, num_units1=cfg.num_units1, num_units2=cfg.units2(),
+                              fused=cfg.fused, joint_channels=features.joint_channels(names), **common)  # fmt: skip
+    return MODELS["rnn"](input_size=features.size(names), cell=cfg.cell, num_units=cfg.num_units, depth=cfg.depth,
+                         bidirectional=cfg.bidirectional, **common)  # fmt: skip

@@ -15,6 +15,9 @@ NUM_JOINTS = len(JOINTS)  # 21
 NUM_COORDS = 3  # x, y, z in millimetres
 NUM_FEATURES = NUM_JOINTS * NUM_COORDS  # 63 values per frame
 FINGERS: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")
+NUM_FINGERS = len(FINGERS)
+FINGER_JOINTS = 5  # wrist, MCP, PIP, DIP, TIP
+FINGER_INPUT = FINGER_JOINTS * NUM_COORDS  # 15: a finger's chain in xyz
 WRIST = 0
 
 
@@ -33,6 +36,7 @@ BONES: tuple[tuple[int, int], ...] = tuple(
 )
 
 
-def finger_feature_indices(f: int) -> list[int]:
-    """Columns of a [T, 63] frame array that hold finger ``f``'s chain: [T, 15] after indexing."""
-    return [NUM_COORDS * j + c for j in finger_chain(f) for c in range(NUM_COORDS)]
+def finger_feature_indices(f: int, channels: int = NUM_COORDS) -> list[int]:
+    """Columns of a joint-major [T, 21 x channels] array (xyz: [T, 63]) that hold finger ``f``'s chain:
+    [T, 5 x channels] after indexing."""
+    return [channels * j + c for j in finger_chain(f) for c in range(channels)]

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -18,35 +19,30 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .augment import Augmentation
 from .config import Config, from_dict, to_json
-from .data import Normaliser, SequenceSet, Split, batch_indices, carve_validation
+from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
-from .models import HRNN, RNNClassifier
+from .models import build_model
 
 log = logging.getLogger("handrnn")
 EVAL_BATCH = 256
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
 
 
-def build_model(cfg: Config, num_classes: int) -> nn.Module:
-    pack = cfg.lengths == "pack"
-    if cfg.model == "hrnn":
-        return HRNN(num_classes=num_classes, cell1=cfg.cell, cell2=cfg.cell2, num_units1=cfg.num_units1,
-                    num_units2=cfg.units2(), dropout=cfg.dropout, fused=cfg.fused, pack_sequences=pack)  # fmt: skip
-    return RNNClassifier(num_classes=num_classes, cell=cfg.cell, num_units=cfg.num_units, depth=cfg.depth,
-                         dropout=cfg.dropout, pack_sequences=pack)  # fmt: skip
-
-
 def train_one_epoch(model: nn.Module, data: SequenceSet, batches: list[np.ndarray], optimizer: torch.optim.Optimizer,
-                    *, grad_clip: float = 0.0, pad_to: int | None = None, progress: bool = False) -> tuple[float, float]:  # fmt: skip
-    """One pass over `batches`; returns (mean loss, accuracy). Raises HandRNNError on a non-finite loss."""
+                    *, grad_clip: float = 0.0, pad_to: int | None = None, progress: bool = False,
+                    rng: np.random.Generator | None = None, scheduler=None, label_smoothing: float = 0.0,
+                    ema: torch.optim.swa_utils.AveragedModel | None = None) -> tuple[float, float]:  # fmt: skip
+    """One pass over `batches`; returns (mean loss, accuracy). `rng` draws the augmentation of an augmented
+    set; `scheduler` steps after every batch, and so does `ema`. Raises HandRNNError on a non-finite loss."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
-        x, lengths, y = data.batch(index, pad_to)
+        x, lengths, y = data.batch(index, pad_to, rng)
         logits = model(x, lengths)
-        loss = nn.functional.cross_entropy(logits, y)
+        loss = nn.functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
         if not torch.isfinite(loss):
             raise HandRNNError("training diverged: the loss is NaN or infinite (try a lower --lr or --grad-clip)")
         optimizer.zero_grad(set_to_none=True)
@@ -54,6 +50,10 @@ def train_one_epoch(model: nn.Module, data: SequenceSet, batches: list[np.ndarra
         if grad_clip > 0:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
         total_loss += loss.item() * len(index)
         correct += int((logits.argmax(1) == y).sum())
         seen += len(index)
@@ -64,7 +64,7 @@ def train_one_epoch(model: nn.Module, data: SequenceSet, batches: list[np.ndarra
 def predict(model: nn.Module, data: SequenceSet) -> torch.Tensor:
     """Logits [N, C] for every sequence of `data`, in its order (batched by length, which is exact)."""
     model.eval()
-    logits = torch.empty(len(data), model.head.out_features)
+    logits = torch.empty(len(data), model.num_classes)
     for index in batch_indices(data.lengths.numpy(), EVAL_BATCH, "bucket", None):
         x, lengths, _ = data.batch(index)
         logits[torch.as_tensor(index)] = model(x, lengths)
@@ -123,26 +123,102 @@ def write_metrics(path: Path, history: list[dict]) -> None:
 
 @dataclass
 class Prepared:
-    """Everything a run needs besides the model: the three parts of the data, normalised."""
+    """Everything a run needs besides the model: the three parts of the data, encoded."""
 
     train: SequenceSet
     val: SequenceSet
     test: SequenceSet
-    normaliser: Normaliser
+    encoder: Encoder
     pad_to: int | None
     index: dict[str, list[int]]
+
+    @property
+    def normaliser(self) -> Normaliser:
+        return self.encoder.normaliser
+
+
+def augmentation(cfg: Config) -> Augmentation:
+    return Augmentation(speed=cfg.speed, crop=cfg.crop, drop=cfg.drop, rotate=cfg.rotate, scale=cfg.scale, jitter=cfg.jitter)
 
 
 def prepare(cfg: Config, data: HandActions, split: Split) -> Prepared:
     train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed)
-    normaliser = Normaliser.fit(cfg.normalise, [data.sequences[i] for i in train])
+    encoder = Encoder.fit(cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train])
 
-    def part(index: np.ndarray) -> SequenceSet:
-        return SequenceSet([data.sequences[i] for i in index], data.labels[index], normaliser)
+    def part(index: np.ndarray, augment: Augmentation | None = None) -> SequenceSet:
+        return SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder, augment)
 
     pad_to = int(data.lengths.max()) if cfg.lengths == "pad" else None  # CW3: the dataset's max_len
     index = {"train": train.tolist(), "val": val.tolist(), "test": split.test.tolist()}
-    return Prepared(part(train), part(val), part(split.test), normaliser, pad_to, index)
+    return Prepared(part(train, augmentation(cfg)), part(val), part(split.test), encoder, pad_to, index)
+
+
+def make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
+    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return kind(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(cfg: Config, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+    """A per-batch learning-rate schedule, or None for a constant rate without warm-up."""
+    total, warm = cfg.epochs * steps_per_epoch, cfg.warmup * steps_per_epoch
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
+    if cfg.schedule == "constant" and not warm:
+        return None
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if cfg.schedule == "constant":
+            return 1.0
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def make_ema(cfg: Config, model: nn.Module) -> torch.optim.swa_utils.AveragedModel | None:
+    if not cfg.ema:
+        return None
+    multi_avg_fn = torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema)
+    return torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=multi_avg_fn, use_buffers=True)
+
+
+@dataclass
+class Training:
+    """What changes while a run trains: the model, its optimiser, schedule and weight average."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    ema: torch.optim.swa_utils.AveragedModel | None
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights that are validated, tested and saved as "model": the average when there is one."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def state(self) -> dict:
+        state = {"model": self.eval_model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.ema is not None:
+            state["train_model"], state["ema"] = self.model.state_dict(), self.ema.state_dict()
+        return state
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state.get("train_model", state["model"]))
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+
+
+def start_training(cfg: Config, num_classes: int, steps_per_epoch: int) -> Training:
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, num_classes)
+    optimizer = make_optimizer(cfg, model)
+    return Training(model, optimizer, make_scheduler(cfg, optimizer, steps_per_epoch), make_ema(cfg, model))
 
 
 def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: bool = False) -> dict:
@@ -150,14 +226,11 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, len(data.actions))
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size))
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
     if resume and (run_dir / "last.pt").exists():
         state = load_checkpoint(run_dir / "last.pt")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        run.load(state)
         history, best, start = state["history"], state["best"], state["epoch"] + 1
         log.info(f"resuming {run_dir} after epoch {state['epoch']}")
     else:
@@ -170,17 +243,16 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         for epoch in range(start, cfg.epochs + 1):
-            row = run_epoch(cfg, model, optimizer, prep, epoch, progress)
+            row = run_epoch(cfg, run, prep, epoch, progress)
             history.append(row)
             improved = better(row, best) or cfg.val_fraction == 0
             if improved:
                 best = {"epoch": epoch, "val_acc": row["val_acc"], "val_loss": row["val_loss"]}
-            state = {**meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "epoch": epoch, "history": history, "best": best}  # fmt: skip
+            state = {**meta, **run.state(), "epoch": epoch, "history": history, "best": best}
+            if improved:  # best.pt first: a kill between the two writes repeats this epoch on resume
+                save_checkpoint(run_dir / "best.pt", state)
             save_checkpoint(run_dir / "last.pt", state)
             saved = epoch
-            if improved:
-                save_checkpoint(run_dir / "best.pt", state)
             write_metrics(run_dir / "metrics.csv", history)
             log.info(format_row(row, cfg.epochs))
             if cfg.patience and epoch - best["epoch"] >= cfg.patience:
@@ -192,7 +264,7 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    return finish(cfg, model, prep, history, best, run_dir)
+    return finish(cfg, run.eval_model, prep, history, best, run_dir)
 
 
 def _terminate(signum, frame):
@@ -209,17 +281,18 @@ def better(row: dict, best: dict) -> bool:
     return (row["val_acc"], -row["val_loss"]) > (best["val_acc"], -best["val_loss"])
 
 
-def run_epoch(cfg: Config, model: nn.Module, optimizer, prep: Prepared, epoch: int, progress: bool) -> dict:
+def run_epoch(cfg: Config, run: Training, prep: Prepared, epoch: int, progress: bool) -> dict:
     # Each epoch's randomness is derived from (seed, epoch): a resumed run repeats it exactly.
     rng = np.random.default_rng([cfg.seed, epoch])
     torch.manual_seed(cfg.seed * 1_000_003 + epoch)
     batches = batch_indices(prep.train.lengths.numpy(), cfg.batch_size, cfg.lengths, rng)
     t0 = time.perf_counter()
-    train_loss, train_acc = train_one_epoch(model, prep.train, batches, optimizer, grad_clip=cfg.grad_clip,
-                                            pad_to=prep.pad_to, progress=progress)  # fmt: skip
+    train_loss, train_acc = train_one_epoch(run.model, prep.train, batches, run.optimizer, grad_clip=cfg.grad_clip,
+                                            pad_to=prep.pad_to, progress=progress, rng=rng, scheduler=run.scheduler,
+                                            label_smoothing=cfg.label_smoothing, ema=run.ema)  # fmt: skip
     seconds = time.perf_counter() - t0
-    val_loss, val_acc = evaluate(model, prep.val)
-    test_acc = evaluate(model, prep.test)[1] if cfg.test_every_epoch else ""
+    val_loss, val_acc = evaluate(run.eval_model, prep.val)
+    test_acc = evaluate(run.eval_model, prep.test)[1] if cfg.test_every_epoch else ""
     return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
             "val_acc": val_acc, "test_acc": test_acc, "seconds": seconds}  # fmt: skip
 

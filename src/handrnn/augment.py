@@ -1,0 +1,103 @@
+"""Training-time augmentation of joint sequences: rotation, scaling, jitter, speed change, crop, frame drop.
+
+Each function maps x [T, 21, 3] (and a numpy Generator) to a new sequence; `Augmentation` chains the
+ones whose magnitude is not 0. Rotation and scaling act about the sequence's centre, so a hand stays
+where it was; rotation keeps every bone's length (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .skeleton import NUM_COORDS, NUM_JOINTS
+
+MIN_FRAMES = 2  # crops and drops keep at least this many frames (velocities need two)
+
+
+def random_rotation(rng: np.random.Generator, max_degrees: float) -> np.ndarray:
+    """A rotation matrix [3, 3] about a uniformly random axis by an angle uniform in [-max, max] degrees."""
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    angle = np.deg2rad(rng.uniform(-max_degrees, max_degrees))
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k  # Rodrigues
+
+
+def centre(x: np.ndarray) -> np.ndarray:
+    return x.reshape(-1, NUM_COORDS).mean(0)
+
+
+def rotate(x: np.ndarray, rng: np.random.Generator, max_degrees: float) -> np.ndarray:
+    c = centre(x)
+    return (x - c) @ random_rotation(rng, max_degrees).T + c
+
+
+def scale(x: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Scale about the centre by a factor uniform in [1 - amount, 1 + amount]."""
+    c = centre(x)
+    return (x - c) * rng.uniform(1 - amount, 1 + amount) + c
+
+
+def jitter(x: np.ndarray, rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """Independent Gaussian noise of `sigma` (millimetres) on every coordinate."""
+    return x + rng.normal(0.0, sigma, x.shape)
+
+
+def resample(x: np.ndarray, length: int) -> np.ndarray:
+    """Linear interpolation of x [T, ...] to `length` frames, first and last frames kept."""
+    if length == len(x) or len(x) < 2:
+        return x
+    pos = np.linspace(0, len(x) - 1, length)
+    i0 = np.minimum(pos.astype(int), len(x) - 2)
+    w = (pos - i0).reshape(-1, *([1] * (x.ndim - 1)))
+    return x[i0] * (1 - w) + x[i0 + 1] * w
+
+
+def speed(x: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Play the action faster or slower: a factor log-uniform in [1 / (1 + amount), 1 + amount]."""
+    factor = np.exp(rng.uniform(-np.log1p(amount), np.log1p(amount)))
+    return resample(x, max(MIN_FRAMES, int(round(len(x) / factor))))
+
+
+def crop(x: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """A random contiguous window keeping a fraction uniform in [1 - amount, 1] of the frames."""
+    keep = max(min(MIN_FRAMES, len(x)), int(round(len(x) * rng.uniform(1 - amount, 1))))
+    start = int(rng.integers(0, len(x) - keep + 1))
+    return x[start : start + keep]
+
+
+def drop(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Leave out each frame with probability p (at least MIN_FRAMES stay)."""
+    kept = rng.random(len(x)) >= p
+    if kept.sum() < MIN_FRAMES:
+        return x
+    return x[kept]
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Magnitudes of each augmentation (0 = off), applied in the field order below."""
+
+    speed: float = 0.0  # factor log-uniform in [1/(1+s), 1+s]
+    crop: float = 0.0  # keep a window of at least 1 - crop of the frames
+    drop: float = 0.0  # probability of leaving a frame out
+    rotate: float = 0.0  # maximum angle in degrees about a random axis
+    scale: float = 0.0  # factor uniform in [1 - scale, 1 + scale]
+    jitter: float = 0.0  # Gaussian noise, millimetres
+
+    def __bool__(self) -> bool:
+        return any(v > 0 for v in vars(self).values())
+
+    def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """[T, 63] -> [T', 63] float32, a new random variant of the sequence."""
+        x = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
+        for name, fn in STEPS:
+            amount = getattr(self, name)
+            if amount > 0:
+                x = fn(x, rng, amount)
+        return x.reshape(len(x), -1).astype(np.float32)
+
+
+STEPS = (("speed", speed), ("crop", crop), ("drop", drop), ("rotate", rotate), ("scale", scale), ("jitter", jitter))

@@ -1,0 +1,118 @@
+"""Input features computed from joint coordinates: invariant poses, motion, bones, distances, angles.
+
+Every function maps one sequence of joints x [T, 21, 3] (millimetres) to features. Per-joint features
+are [T, 21, 3] and keep the joint axis, so the HRNN can still give each finger its own joints; global
+features are [T, D]. `encode` puts the chosen ones side by side: per-joint blocks first, joint-major
+([T, 21 x k], joint j in columns j*k:(j+1)*k), then global blocks.
+
+Lengths are scaled by the sequence's palm size (mean wrist-to-MCP distance), so a large and a small
+hand, or a hand in other units, give the same features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_COORDS, NUM_JOINTS, WRIST
+
+LONG_STRIDE = 4  # frames spanned by the long-stride velocity "vel4"
+
+
+def palm_size(joints: np.ndarray) -> np.ndarray:
+    """Mean wrist-to-MCP distance of each frame: [T, 21, 3] -> [T]."""
+    return np.linalg.norm(joints[:, list(MCP_JOINTS)] - joints[:, WRIST : WRIST + 1], axis=-1).mean(-1)
+
+
+def sequence_palm(joints: np.ndarray) -> float:
+    """One palm size for the whole sequence (the palm is rigid; averaging frames removes annotation noise)."""
+    return max(float(palm_size(joints).mean()), 1e-6)
+
+
+def xyz(joints: np.ndarray) -> np.ndarray:
+    """The coordinates as given (CW3's input): [T, 21, 3]."""
+    return joints
+
+
+def pose(joints: np.ndarray) -> np.ndarray:
+    """Joints relative to the same frame's wrist, in palm sizes: [T, 21, 3] (translation and scale invariant)."""
+    return (joints - joints[:, WRIST : WRIST + 1]) / sequence_palm(joints)
+
+
+def velocity(joints: np.ndarray, stride: int = 1) -> np.ndarray:
+    """x[t] - x[t - stride] in palm sizes, 0 where t < stride: [T, 21, 3] (translation invariant)."""
+    scaled = joints / sequence_palm(joints)
+    out = np.zeros_like(scaled)
+    out[stride:] = scaled[stride:] - scaled[:-stride]
+    return out
+
+
+def long_velocity(joints: np.ndarray) -> np.ndarray:
+    return velocity(joints, LONG_STRIDE)
+
+
+def bones(joints: np.ndarray) -> np.ndarray:
+    """Bone vectors (child minus parent, skeleton.BONES order) in palm sizes: [T, 20 x 3]."""
+    parent, child = (list(side) for side in zip(*BONES))
+    return ((joints[:, child] - joints[:, parent]) / sequence_palm(joints)).reshape(len(joints), -1)
+
+
+def bone_directions(joints: np.ndarray) -> np.ndarray:
+    """Unit bone vectors: [T, 20 x 3] (scale invariant)."""
+    parent, child = (list(side) for side in zip(*BONES))
+    v = joints[:, child] - joints[:, parent]
+    return (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)).reshape(len(joints), -1)
+
+
+def distances(joints: np.ndarray) -> np.ndarray:
+    """Distances between every pair of joints in palm sizes, upper triangle row by row: [T, 210]."""
+    i, j = np.triu_indices(NUM_JOINTS, k=1)
+    return np.linalg.norm(joints[:, i] - joints[:, j], axis=-1) / sequence_palm(joints)
+
+
+def angles(joints: np.ndarray) -> np.ndarray:
+    """Cosine of the angle between consecutive bones of each finger (at MCP, PIP, DIP): [T, 5 x 3]."""
+    out = []
+    for chain in FINGER_CHAINS:
+        v = joints[:, list(chain[1:])] - joints[:, list(chain[:-1])]  # [T, 4, 3]: the finger's bones in order
+        v = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+        out.append((v[:, :-1] * v[:, 1:]).sum(-1))
+    return np.concatenate(out, axis=1)
+
+
+PER_JOINT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "xyz": xyz, "pose": pose, "vel": velocity, "vel4": long_velocity,
+}  # fmt: skip
+GLOBAL: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "bones": bones, "dirs": bone_directions, "dists": distances, "angles": angles,
+}  # fmt: skip
+
+
+def parse(spec: str) -> tuple[str, ...]:
+    """"pose,vel" -> ("pose", "vel") in the canonical order (per-joint first), each name once."""
+    names = {n.strip() for n in spec.split(",") if n.strip()}
+    unknown = names - set(PER_JOINT) - set(GLOBAL)
+    if unknown or not names:
+        raise ValueError(f"features {spec!r}: choose from {', '.join([*PER_JOINT, *GLOBAL])}")
+    return tuple(n for n in [*PER_JOINT, *GLOBAL] if n in names)
+
+
+def joint_channels(names: Sequence[str]) -> int:
+    """Values per joint in the per-joint block: 3 per per-joint feature."""
+    return NUM_COORDS * sum(n in PER_JOINT for n in names)
+
+
+def encode(frames: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """[T, 63] coordinates -> [T, D] float32 features: per-joint block [T, 21 x k] (joint-major), then globals."""
+    joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
+    per_joint = [PER_JOINT[n](joints) for n in names if n in PER_JOINT]
+    blocks = [np.concatenate(per_joint, axis=-1).reshape(len(frames), -1)] if per_joint else []
+    blocks += [GLOBAL[n](joints) for n in names if n in GLOBAL]
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def size(names: Sequence[str]) -> int:
+    """D, the width of `encode`'s output."""
+    probe = np.random.default_rng(0).normal(size=(2, NUM_JOINTS * NUM_COORDS)) + 1.0
+    return encode(probe, names).shape[1]
