@@ -37,5 +37,5 @@ def test_plot_and_table_commands(tree, tmp_path, capsys):
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     assert main(["table", str(tmp_path / "a")]) == 0
-    assert "| a | rnn gru 4x1 b50" in capsys.readouterr().out
+    assert "| a | rnn gru4x1 b50 lr0.001 bucket |" in capsys.readouterr().out
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "d.png")]) == 2

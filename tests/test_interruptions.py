@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from handrnn.cli import main
-from handrnn.train import atomic_write, load_checkpoint
+from handrnn.runs import atomic_write, load_checkpoint
 
 from .conftest import make_tree
 

@@ -132,3 +132,84 @@ def test_streaming_frame_by_frame_matches_whole_sequence(name, cell):
         for t in range(10):
             logits, state = model.stream(x[:, t : t + 1], state)
         torch.testing.assert_close(logits, model(x, torch.tensor([10, 10])), rtol=1e-5, atol=1e-5)
+
+
+VARIANTS = [
+    ("rnn", {"cell": "gru", "num_units": 8, "depth": 2, "bidirectional": True}),
+    ("rnn", {"cell": "lstm", "num_units": 8, "bidirectional": True, "pool": "mean"}),
+    ("rnn", {"cell": "rnn", "num_units": 8, "pool": "max", "layer_norm": True}),
+    ("rnn", {"cell": "gru", "num_units": 8, "bidirectional": True, "pool": "attention"}),
+    ("hrnn", {"cell1": "gru", "cell2": "gru", "num_units1": 4, "num_units2": 6, "pool": "mean"}),
+    ("hrnn", {"cell1": "lstm", "cell2": "lstm", "num_units1": 4, "num_units2": 6, "pool": "attention"}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", VARIANTS)
+def test_bidirectional_and_pooled_models_ignore_padding_in_every_length_mode(name, kwargs):
+    torch.manual_seed(0)
+    model = MODELS[name](num_classes=5, **kwargs).eval()
+    seqs = sequences(1)
+    data = SequenceSet([s.numpy() for s in seqs], np.zeros(len(seqs)), Normaliser())
+    reference = logits_per_sequence(model, seqs)
+    with torch.no_grad():
+        index = np.arange(len(seqs))
+        pad = model(*data.batch(index, pad_to=40)[:2])
+        model.pack_sequences = True
+        packed = model(*data.batch(index)[:2])
+    for out in (pad, packed):
+        torch.testing.assert_close(out, reference.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_the_backward_direction_starts_at_the_true_last_frame():
+    """A bidirectional model's logits for a sequence do not change when padding follows it, but do when
+    its own first or last frame changes."""
+    torch.manual_seed(0)
+    model = RNNClassifier(num_classes=3, input_size=4, num_units=5, bidirectional=True).eval()
+    x = torch.randn(1, 6, 4)
+    base = model(x, torch.tensor([6]))
+    padded = torch.cat([x, torch.full((1, 9, 4), 1e3)], 1)
+    torch.testing.assert_close(model(padded, torch.tensor([6])), base)
+    changed = x.clone()
+    changed[0, 0] += 1
+    assert not torch.allclose(model(changed, torch.tensor([6])), base)
+
+
+@pytest.mark.parametrize("pool", ["last", "mean", "max"])
+def test_pooled_rnn_streams_exactly(pool):
+    torch.manual_seed(0)
+    model = RNNClassifier(num_classes=5, num_units=8, pool=pool).eval()
+    x = torch.randn(2, 10, 63)
+    state = None
+    with torch.no_grad():
+        for t in range(10):
+            logits, state = model.stream(x[:, t : t + 1], state)
+        torch.testing.assert_close(logits, model(x, torch.tensor([10, 10])), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="whole sequence"):
+        RNNClassifier(num_units=4, bidirectional=True).stream(x)
+
+
+CONFIGS = [
+    {"model": "rnn", "features": "pose,vel,vel4,bones,dirs,dists,angles", "bidirectional": True, "pool": "attention"},
+    {"model": "rnn", "features": "xyz", "cell": "lstm", "depth": 2, "layer_norm": True},
+    {"model": "hrnn", "features": "pose,vel", "cell": "gru", "cell2": "gru", "pool": "max"},
+    {"model": "hrnn", "features": "xyz,vel4", "cell": "rnn", "cell2": "lstm", "fused": False},
+]
+
+
+@pytest.mark.parametrize("overrides", CONFIGS)
+@pytest.mark.parametrize("lengths", ["pad", "bucket", "pack"])
+def test_every_model_builds_from_config_runs_forward_and_backward(overrides, lengths):
+    from handrnn import features
+    from handrnn.config import make_config
+    from handrnn.models import build_model
+
+    cfg = make_config(num_units=8, num_units1=4, lengths=lengths, **overrides)
+    model = build_model(cfg, 7)
+    seqs = [np.random.default_rng(i).normal(300, 40, (n, 63)) for i, n in enumerate(LENGTHS)]
+    encoded = [features.encode(s, cfg.feature_names()) for s in seqs]
+    data = SequenceSet(encoded, np.arange(len(seqs)) % 7, Normaliser())
+    x, lengths_, y = data.batch(np.arange(len(seqs)), pad_to=20 if lengths == "pad" else None)
+    logits = model(x, lengths_)
+    assert logits.shape == (len(seqs), 7) and torch.isfinite(logits).all() and model.num_classes == 7
+    nn.functional.cross_entropy(logits, y).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -22,6 +22,7 @@ from .config import Config, make_config
 from .data import Normaliser, SequenceSet, batch_indices, cw3_split
 from .datasets import read_fpha
 from .models import GATES, FingerRNN, build_model
+from .runs import size_label
 from .skeleton import FINGER_INPUT, NUM_FEATURES, NUM_FINGERS
 from .train import train_one_epoch
 
@@ -121,12 +122,6 @@ def bench_cases(quick: bool) -> list[dict]:
     return grid + best
 
 
-def label(cfg: Config) -> str:
-    if cfg.model == "hrnn":
-        return f"hrnn-{cfg.cell}{cfg.num_units1}-{cfg.units2()}{'' if cfg.fused else '-unfused'}"
-    return f"{cfg.cell}-{cfg.num_units}"
-
-
 def load_times(data_path: Path) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         import os
@@ -162,7 +157,7 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
     cases = bench_cases(quick)
     for i, case in enumerate(cases, 1):
         cfg = make_config(Config(), **case)
-        row = {"model": label(cfg), "lengths": cfg.lengths, "batch": cfg.batch_size}
+        row = {"model": f"{cfg.model}-{size_label(cfg)}", "lengths": cfg.lengths, "batch": cfg.batch_size}
         row.update(time_training(cfg, train, pad_to, budget))
         row["fraction_of_matmul"] = row["useful_gflops"] / mm
         if row["model"] not in latency_done:

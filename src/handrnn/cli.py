@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import sys
 import time
@@ -52,28 +51,23 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import protocol_splits
     from .datasets import load_data
-    from .train import fit, load_run_config
+    from .runs import RunDir, default_name, summarise_folds
+    from .train import fit
 
     if args.resume:
-        run_dir = Path(args.resume)
-        cfg = load_run_config(run_dir)
+        out_root = RunDir(args.resume)
         extra = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}
         if set(extra) - {"epochs", "data", "threads"}:
             raise HandRNNError("--resume continues a run as configured; only --epochs, --data and --threads may change")
-        cfg = make_config(cfg, **extra)
-        out_root = run_dir
+        cfg = make_config(out_root.read_config(), **extra)
     else:
         cfg = config_from_args(args)
-        out_root = Path(cfg.out) / (cfg.name or default_name(cfg))
-        if (out_root / "config.json").exists():
+        out_root = RunDir(Path(cfg.out) / (cfg.name or default_name(cfg)))
+        if out_root.holds_run():
             raise HandRNNError(f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}")
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
-    if args.resume:
-        from .train import write_json
-
-        old = json.loads((out_root / "config.json").read_text())
-        if cfg.epochs != old["epochs"]:
-            write_json(out_root / "config.json", {**old, "epochs": cfg.epochs})
+    if args.resume and cfg.epochs != out_root.read_config().epochs:
+        out_root.update_config(epochs=cfg.epochs)
     splits = protocol_splits(data, cfg.protocol, cfg.seed)
     if cfg.fold:
         splits = [s for s in splits if s.name == f"subject{cfg.fold}"]
@@ -81,29 +75,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise HandRNNError(f"fold {cfg.fold}: no such subject in the data")
     results = []
     for split in splits:
-        run_dir = out_root / split.name if len(splits) > 1 else out_root
+        run_dir = RunDir(out_root / split.name) if len(splits) > 1 else out_root
         log.info(f"run {run_dir}: {cfg.model}/{cfg.cell} on {cfg.protocol} ({split.name}), {len(split.train)} train / {len(split.test)} test")
         results.append(fit(cfg, data, split, run_dir, resume=bool(args.resume)))
         print(f"{run_dir}: test accuracy {results[-1]['test_acc']:.4f} (best val epoch {results[-1]['best_epoch']})")
     if len(results) > 1:
-        summarise_folds(out_root, results)
+        summary = summarise_folds(out_root.path, results)
+        print(f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(results)} folds")
     return 0
-
-
-def summarise_folds(out_root: Path, results: list[dict]) -> None:
-    from .train import write_json
-
-    accs = np.array([r["test_acc"] for r in results])
-    summary = {"folds": {Path(r["run"]).name: r["test_acc"] for r in results},
-               "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1))}  # fmt: skip
-    write_json(out_root / "results.json", summary)
-    print(f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(accs)} folds")
-
-
-def default_name(cfg: Config) -> str:
-    size = f"{cfg.num_units1}-{cfg.units2()}" if cfg.model == "hrnn" else f"{cfg.num_units}x{cfg.depth}"
-    proto = cfg.protocol.replace(":", "-")
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{cfg.cell}{size}-{proto}-b{cfg.batch_size}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -199,38 +178,34 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_curves
+    from .runs import RunDir
 
     runs = {}
     for r in args.runs:
-        path = Path(r) / "metrics.csv"
+        path = RunDir(r).metrics_path
         if not path.is_file():
-            raise HandRNNError(f"{r}: not a run folder (no metrics.csv)")
+            raise HandRNNError(f"{r}: not a run folder (no {path.name})")
         runs[Path(r).name] = path
     print(f"wrote {plot_curves(runs, Path(args.out), args.title)}")
     return 0
 
 
 def cmd_table(args: argparse.Namespace) -> int:
+    from .runs import RunDir, describe
+
     rows = ["| run | model | protocol | seed | sizes (train/val/test) | best epoch | val acc | test acc (best val) | test acc (last epoch) | s/epoch |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for r in args.runs:
-        path = Path(r) / "results.json"
-        if not path.exists() and (Path(r) / "metrics.csv").exists():
-            done = len((Path(r) / "metrics.csv").read_text().splitlines()) - 1
-            rows.append(f"| {Path(r).name} | unfinished: {done} epoch(s) in metrics.csv, no results.json | | | | | | | | |")
+        run = RunDir(r)
+        if not run.finished() and run.epochs_done():
+            rows.append(f"| {Path(r).name} | unfinished: {run.epochs_done()} epoch(s) in metrics.csv, no results.json | | | | | | | | |")
             continue
-        try:
-            res = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise HandRNNError(f"{path}: cannot read ({e})") from None
+        res = run.read_results()
         if "folds" in res:
             rows.append(f"| {Path(r).name} | | cross-subject | | | | | {res['test_acc_mean']:.4f} +- {res['test_acc_std']:.4f} | | |")
             continue
-        cfg = json.loads((Path(r) / "config.json").read_text())
-        size = f"{cfg['num_units1']}/{cfg['num_units2'] or 10 * cfg['num_units1']}" if cfg["model"] == "hrnn" else f"{cfg['num_units']}x{cfg['depth']}"
-        model = f"{cfg['model']} {cfg['cell']} {size} b{cfg['batch_size']} lr{cfg['lr']:g} {cfg['lengths']}"
         z = res["sizes"]
-        rows.append(f"| {Path(r).name} | {model} | {res['protocol']} | {res['seed']} | {z['train']}/{z['val']}/{z['test']} | "
+        rows.append(f"| {Path(r).name} | {describe(run.read_config())} | {res['protocol']} | {res['seed']} | {z['train']}/{z['val']}/{z['test']} | "
                     f"{res['best_epoch']}/{res['epochs_run']} | {res['val_acc']:.4f} | {res['test_acc']:.4f} | "
                     f"{res['test_acc_last_epoch']:.4f} | {res['seconds_per_epoch']:.2f} |")  # fmt: skip
     print("\n".join(rows))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,14 +15,16 @@ from .errors import HandRNNError
 from .models import build_model
 from .plots import plot_confusion
 from .report import classification_report
+from .runs import RunDir
 from .skeleton import NUM_FEATURES
-from .train import load_checkpoint, load_run_config, predict, write_json
+from .train import predict
 
 
 def load_model(run_dir: Path, checkpoint: str = "best") -> tuple[torch.nn.Module, Encoder, dict]:
     """The model of a run folder's checkpoint (best or last), its input encoder and the checkpoint's metadata."""
-    state = load_checkpoint(Path(run_dir) / f"{checkpoint}.pt")
-    cfg = from_dict(state["config"], f"{run_dir}/{checkpoint}.pt")
+    run = RunDir(run_dir)
+    state = run.load(checkpoint)
+    cfg = from_dict(state["config"], str(run.checkpoint_path(checkpoint)))
     model = build_model(cfg, len(state["actions"]))
     model.load_state_dict(state["model"])
     return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"])), state
@@ -31,11 +32,7 @@ def load_model(run_dir: Path, checkpoint: str = "best") -> tuple[torch.nn.Module
 
 def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
     """Indices into `data` of the sequences that the run used as `part` (train/val/test)."""
-    path = Path(run_dir) / "split.json"
-    try:
-        ids = json.loads(path.read_text())[part]
-    except (OSError, KeyError, json.JSONDecodeError) as e:
-        raise HandRNNError(f"{path}: cannot read the run's {part} split ({e})") from None
+    ids = RunDir(run_dir).read_split(part)
     where = {sid: i for i, sid in enumerate(data.ids)}
     missing = [sid for sid in ids if sid not in where]
     if missing:
@@ -45,7 +42,7 @@ def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
 
 def evaluate_run(run_dir: Path, *, checkpoint: str = "best", data_path: str = "", part: str = "test") -> dict:
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir)
+    cfg = RunDir(run_dir).read_config()
     model, encoder, state = load_model(run_dir, checkpoint)
     data = load_data(data_path or cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if list(data.actions) != list(state["actions"]):
@@ -56,7 +53,7 @@ def evaluate_run(run_dir: Path, *, checkpoint: str = "best", data_path: str = ""
     report = classification_report(logits, data.labels[index], data.actions)
     report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part})
     stem = f"{part}-{checkpoint}"
-    write_json(run_dir / f"evaluation-{stem}.json", report)
+    RunDir(run_dir).write_json(f"evaluation-{stem}.json", report)
     title = f"{cfg.model}/{cfg.cell} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
     plot_confusion(np.array(report["confusion_matrix"]), data.actions, run_dir / f"confusion-{stem}.png", title)
     write_mistakes(run_dir / f"misclassified-{stem}.csv", data, index, logits)

@@ -13,6 +13,7 @@ from .config import Config, coerce, validate
 from .data import protocol_splits
 from .datasets import HandActions
 from .errors import HandRNNError
+from .runs import RunDir
 from .train import fit
 
 log = logging.getLogger("handrnn")
@@ -64,12 +65,12 @@ def run_sweep(base: Config, grid: dict[str, list], data: HandActions, out_dir: P
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, (name, cfg) in enumerate(points, 1):
-        run_dir = out_dir / name
-        if (run_dir / "results.json").exists():
-            results = json.loads((run_dir / "results.json").read_text())
+        run_dir = RunDir(out_dir / name)
+        if run_dir.finished():
+            results = run_dir.read_results()
         else:
             log.info(f"sweep point {i}/{len(points)}: {name}")
-            results = fit(cfg, data, split, run_dir, resume=(run_dir / "last.pt").exists())
+            results = fit(cfg, data, split, run_dir, resume=run_dir.has_checkpoint("last"))
         rows.append({**{k: getattr(cfg, k) for k in grid}, "val_acc": results["val_acc"], "test_acc": results["test_acc"],
                      "seconds_per_epoch": results["seconds_per_epoch"], "parameters": results["parameters"], "run": name})  # fmt: skip
         write_table(out_dir, grid, rows)

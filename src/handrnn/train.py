@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import logging
 import math
-import os
 import signal
 import sys
 import time
@@ -20,15 +17,15 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import Augmentation
-from .config import Config, from_dict, to_json
+from .config import Config
 from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
 from .models import build_model
+from .runs import RunDir
 
 log = logging.getLogger("handrnn")
 EVAL_BATCH = 256
-METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
 
 
 def train_one_epoch(model: nn.Module, data: SequenceSet, batches: list[np.ndarray], optimizer: torch.optim.Optimizer,
@@ -77,48 +74,6 @@ def evaluate(model: nn.Module, data: SequenceSet) -> tuple[float, float]:
         return float("nan"), float("nan")
     logits = predict(model, data)
     return float(nn.functional.cross_entropy(logits, data.y)), float((logits.argmax(1) == data.y).float().mean())
-
-
-# ---------------------------------------------------------------------------------------------
-# Run folders
-
-
-def atomic_write(path: Path, write) -> None:
-    """Write via a temporary file and rename, so a kill leaves the previous good file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json(path: Path, obj) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n"))
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    atomic_write(path, lambda p: torch.save(state, p))
-
-
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint without unpickling code: tensors and plain data only."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise HandRNNError(f"{path}: no such checkpoint") from None
-    except Exception as e:  # noqa: BLE001 - a damaged or foreign file
-        raise HandRNNError(f"{path}: not a handrnn checkpoint ({e.__class__.__name__})") from None
-
-
-def write_metrics(path: Path, history: list[dict]) -> None:
-    def write(p: Path) -> None:
-        with open(p, "w", newline="") as f:
-            w = csv.DictWriter(f, METRIC_FIELDS)
-            w.writeheader()
-            w.writerows(history)
-
-    atomic_write(path, write)
 
 
 @dataclass
@@ -221,22 +176,21 @@ def start_training(cfg: Config, num_classes: int, steps_per_epoch: int) -> Train
     return Training(model, optimizer, make_scheduler(cfg, optimizer, steps_per_epoch), make_ema(cfg, model))
 
 
-def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: bool = False) -> dict:
+def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *, resume: bool = False) -> dict:
     """Train cfg's model on split.train (minus validation), keep last/best checkpoints; returns results."""
+    run_dir = RunDir(run_dir) if not isinstance(run_dir, RunDir) else run_dir
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
     run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size))
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
-    if resume and (run_dir / "last.pt").exists():
-        state = load_checkpoint(run_dir / "last.pt")
+    if resume and run_dir.has_checkpoint("last"):
+        state = run_dir.load("last")
         run.load(state)
         history, best, start = state["history"], state["best"], state["epoch"] + 1
         log.info(f"resuming {run_dir} after epoch {state['epoch']}")
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", json.loads(to_json(cfg)))
-        write_json(run_dir / "split.json", {k: [data.ids[i] for i in v] for k, v in prep.index.items()})
+        run_dir.create(cfg, {k: [data.ids[i] for i in v] for k, v in prep.index.items()})
     meta = {"config": dataclasses.asdict(cfg), "actions": list(data.actions), "normaliser": dataclasses.asdict(prep.normaliser)}
     progress = sys.stderr.isatty()
     epoch, saved = start, start - 1
@@ -249,17 +203,17 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path, *, resume: 
             if improved:
                 best = {"epoch": epoch, "val_acc": row["val_acc"], "val_loss": row["val_loss"]}
             state = {**meta, **run.state(), "epoch": epoch, "history": history, "best": best}
-            if improved:  # best.pt first: a kill between the two writes repeats this epoch on resume
-                save_checkpoint(run_dir / "best.pt", state)
-            save_checkpoint(run_dir / "last.pt", state)
+            if improved:  # best first: a kill between the two writes repeats this epoch on resume
+                run_dir.save("best", state)
+            run_dir.save("last", state)
             saved = epoch
-            write_metrics(run_dir / "metrics.csv", history)
+            run_dir.write_metrics(history)
             log.info(format_row(row, cfg.epochs))
             if cfg.patience and epoch - best["epoch"] >= cfg.patience:
                 log.info(f"no better validation score for {cfg.patience} epochs: stopping early")
                 break
     except KeyboardInterrupt:
-        kept = f"{run_dir / 'last.pt'} holds epoch {saved}" if saved else "no epoch had finished"
+        kept = f"{run_dir.checkpoint_path('last')} holds epoch {saved}" if saved else "no epoch had finished"
         raise Interrupted(f"stopped in epoch {epoch}; {kept}. Continue with: handrnn train --resume {run_dir}") from None
     finally:
         if previous is not None:
@@ -303,10 +257,10 @@ def format_row(row: dict, epochs: int) -> str:
             f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}{test} ({row['seconds']:.1f}s)")  # fmt: skip
 
 
-def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], best: dict, run_dir: Path) -> dict:
+def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], best: dict, run_dir: RunDir) -> dict:
     """Test the best and last checkpoints once, write results.json."""
     last_loss, last_acc = evaluate(model, prep.test)
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
+    model.load_state_dict(run_dir.load("best")["model"])
     test_loss, test_acc = evaluate(model, prep.test)
     seconds = [float(r["seconds"]) for r in history]
     results = {
@@ -317,16 +271,5 @@ def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], b
         "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0, "train_seconds": float(np.sum(seconds)),
         "parameters": sum(p.numel() for p in model.parameters()),
     }  # fmt: skip
-    write_json(run_dir / "results.json", results)
+    run_dir.write_results(results)
     return results
-
-
-def load_run_config(run_dir: Path) -> Config:
-    path = Path(run_dir) / "config.json"
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise HandRNNError(f"{run_dir}: not a run folder (no config.json)") from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise HandRNNError(f"{path}: unreadable ({e})") from None
-    return from_dict(raw, str(path))

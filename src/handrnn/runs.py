@@ -1,0 +1,168 @@
+"""Run folders: their layout, atomic reading and writing, the results schema, run names and fold summaries.
+
+A run folder holds config.json (the resolved config), split.json (the sequence ids of each part),
+metrics.csv (one row per epoch), last.pt and best.pt (checkpoints) and results.json. A cross-subject
+parent folder holds one run folder per fold and a results.json that summarises them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config, from_dict, to_json
+from .errors import HandRNNError
+
+CONFIG, SPLIT, METRICS, RESULTS = "config.json", "split.json", "metrics.csv", "results.json"
+CHECKPOINTS = ("best", "last")  # best.pt: the best validation epoch; last.pt: the latest finished epoch
+METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write via a temporary file and rename, so a kill leaves the previous good file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, obj) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n"))
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise HandRNNError(f"{path.parent}: not a run folder (no {path.name})") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise HandRNNError(f"{path}: cannot read the run's {what} ({e})") from None
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    import torch
+
+    atomic_write(path, lambda p: torch.save(state, p))
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint without unpickling code: tensors and plain data only."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise HandRNNError(f"{path}: no such checkpoint") from None
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file
+        raise HandRNNError(f"{path}: not a handrnn checkpoint ({e.__class__.__name__})") from None
+
+
+class RunDir:
+    """One run folder; every file name of the layout is spelled here only."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def holds_run(self) -> bool:
+        return (self.path / CONFIG).exists()
+
+    def finished(self) -> bool:
+        return (self.path / RESULTS).exists()
+
+    def checkpoint_path(self, which: str) -> Path:
+        if which not in CHECKPOINTS:
+            raise HandRNNError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {which!r}")
+        return self.path / f"{which}.pt"
+
+    def has_checkpoint(self, which: str = "last") -> bool:
+        return self.checkpoint_path(which).exists()
+
+    def create(self, cfg: Config, split: dict[str, list[str]]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / CONFIG, json.loads(to_json(cfg)))
+        write_json(self.path / SPLIT, split)
+
+    def read_config(self) -> Config:
+        return from_dict(read_json(self.path / CONFIG, "config"), str(self.path / CONFIG))
+
+    def update_config(self, **changes) -> None:
+        write_json(self.path / CONFIG, {**read_json(self.path / CONFIG, "config"), **changes})
+
+    def read_split(self, part: str) -> list[str]:
+        split = read_json(self.path / SPLIT, "split")
+        if part not in split:
+            raise HandRNNError(f"{self.path / SPLIT}: no {part!r} part")
+        return split[part]
+
+    def save(self, which: str, state: dict) -> None:
+        save_checkpoint(self.checkpoint_path(which), state)
+
+    def load(self, which: str) -> dict:
+        return load_checkpoint(self.checkpoint_path(which))
+
+    def write_metrics(self, history: list[dict]) -> None:
+        def write(p: Path) -> None:
+            with open(p, "w", newline="") as f:
+                w = csv.DictWriter(f, METRIC_FIELDS)
+                w.writeheader()
+                w.writerows(history)
+
+        atomic_write(self.path / METRICS, write)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS
+
+    def epochs_done(self) -> int:
+        path = self.path / METRICS
+        return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
+
+    def write_results(self, results: dict) -> None:
+        write_json(self.path / RESULTS, results)
+
+    def read_results(self) -> dict:
+        return read_json(self.path / RESULTS, "results")
+
+    def write_json(self, name: str, obj) -> None:
+        write_json(self.path / name, obj)
+
+
+def size_label(cfg: Config) -> str:
+    """The model's shape in a few characters: gru128x1, bigru128x2, or gru16-160 for the HRNN."""
+    if cfg.model == "hrnn":
+        return f"{cfg.cell}{cfg.num_units1}-{cfg.units2()}{'' if cfg.fused else '-unfused'}"
+    return f"{'bi' if cfg.bidirectional else ''}{cfg.cell}{cfg.num_units}x{cfg.depth}"
+
+
+def describe(cfg: Config) -> str:
+    """One line naming what a run trained, for tables."""
+    extras = [f for f in (cfg.features if cfg.features != "xyz" else "", cfg.pool if cfg.pool != "last" else "") if f]
+    return " ".join([cfg.model, size_label(cfg), f"b{cfg.batch_size}", f"lr{cfg.lr:g}", cfg.lengths, *extras])
+
+
+def default_name(cfg: Config) -> str:
+    proto = cfg.protocol.replace(":", "-")
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{size_label(cfg)}-{proto}-b{cfg.batch_size}-lr{cfg.lr:g}-s{cfg.seed}"
+
+
+def summarise_folds(out_root: Path, results: list[dict]) -> dict:
+    """Mean and std of the folds' test accuracy, written to the parent folder's results.json."""
+    accs = np.array([r["test_acc"] for r in results])
+    summary = {"folds": {Path(r["run"]).name: r["test_acc"] for r in results},
+               "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0}  # fmt: skip
+    write_json(Path(out_root) / RESULTS, summary)
+    return summary

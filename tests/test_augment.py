@@ -1,0 +1,87 @@
+"""Each augmentation's invariants: what it must keep, and what it may change only within its range."""
+
+import numpy as np
+import pytest
+
+from handrnn import augment
+from handrnn.augment import Augmentation
+from handrnn.skeleton import BONES
+
+
+def hand_sequence(frames=40, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 40, (21, 3)) + 300
+    drift = rng.normal(0, 2, (1, 3))
+    return base[None] + np.arange(frames)[:, None, None] * drift + rng.normal(0, 1, (frames, 21, 3))
+
+
+def bone_lengths(x):
+    parent, child = zip(*BONES)
+    return np.linalg.norm(x[:, list(child)] - x[:, list(parent)], axis=-1)
+
+
+def test_rotation_keeps_every_bone_length_and_moves_the_joints():
+    x = hand_sequence()
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        y = augment.rotate(x, rng, 45)
+        assert np.allclose(bone_lengths(y), bone_lengths(x))
+        assert np.allclose(y.reshape(-1, 3).mean(0), x.reshape(-1, 3).mean(0))  # about the centre
+    assert not np.allclose(y, x)
+
+
+def test_random_rotation_is_a_proper_rotation_within_the_angle():
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        r = augment.random_rotation(rng, 30)
+        assert np.allclose(r @ r.T, np.eye(3)) and np.linalg.det(r) == pytest.approx(1)
+        angle = np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))
+        assert angle <= 30 + 1e-6
+
+
+def test_scale_multiplies_all_bones_by_one_factor_in_range():
+    x = hand_sequence()
+    y = augment.scale(x, np.random.default_rng(3), 0.2)
+    ratio = bone_lengths(y) / bone_lengths(x)
+    assert np.allclose(ratio, ratio.flat[0]) and 0.8 <= ratio.flat[0] <= 1.2
+
+
+def test_jitter_adds_noise_of_the_given_size():
+    x = hand_sequence(200)
+    y = augment.jitter(x, np.random.default_rng(4), 2.0)
+    assert np.std(y - x) == pytest.approx(2.0, rel=0.05)
+
+
+def test_speed_resamples_within_range_keeping_first_and_last_frames():
+    x = hand_sequence(40)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        y = augment.speed(x, rng, 0.25)
+        assert 40 / 1.25 - 1 <= len(y) <= 40 * 1.25 + 1
+        assert np.allclose(y[0], x[0]) and np.allclose(y[-1], x[-1])
+    assert np.allclose(augment.resample(x, 40), x)
+    half = augment.resample(x, 79)  # every original frame, and the midpoints between them
+    assert np.allclose(half[::2], x) and np.allclose(half[1::2], (x[:-1] + x[1:]) / 2)
+
+
+def test_crop_keeps_a_contiguous_window_and_drop_keeps_order():
+    x = hand_sequence(50)
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        y = augment.crop(x, rng, 0.3)
+        start = int(np.flatnonzero(np.all(np.isclose(x, y[0]), axis=(1, 2)))[0])
+        assert len(y) >= 0.7 * 50 - 1 and np.array_equal(y, x[start : start + len(y)])
+        z = augment.drop(x, rng, 0.2)
+        kept = [int(np.flatnonzero(np.all(x == f, axis=(1, 2)))[0]) for f in z]
+        assert kept == sorted(kept) and len(z) >= augment.MIN_FRAMES
+    assert len(augment.crop(x[:2], rng, 0.9)) == 2
+
+
+def test_augmentation_chains_steps_reproducibly_and_is_off_by_default():
+    frames = hand_sequence(30).reshape(30, -1)
+    assert not Augmentation()
+    a = Augmentation(speed=0.2, crop=0.2, rotate=30, scale=0.1, jitter=1.0)
+    assert a
+    y1, y2 = a(frames, np.random.default_rng(7)), a(frames, np.random.default_rng(7))
+    assert y1.dtype == np.float32 and y1.shape[1] == 63 and np.array_equal(y1, y2)
+    assert not np.array_equal(y1, a(frames, np.random.default_rng(8)))

@@ -1,0 +1,102 @@
+"""Feature functions against values worked out by hand on a small synthetic hand."""
+
+import numpy as np
+import pytest
+
+from handrnn import features
+from handrnn.config import FEATURE_NAMES, JOINT_FEATURES
+from handrnn.skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_JOINTS
+
+
+def straight_hand() -> np.ndarray:
+    """One frame [21, 3]: wrist at the origin, every finger a straight line along its own direction in the
+    x-y plane, MCP at distance 2 from the wrist, then PIP, DIP, TIP one unit apart."""
+    joints = np.zeros((NUM_JOINTS, 3))
+    for f, chain in enumerate(FINGER_CHAINS):
+        d = np.array([np.cos(0.3 * f), np.sin(0.3 * f), 0.0])
+        for k, j in enumerate(chain[1:]):
+            joints[j] = d * (2 + k)
+    return joints
+
+
+def moving(frames: int = 6, step=(1.0, 0.0, 0.0)) -> np.ndarray:
+    """[T, 21, 3]: the straight hand translated by `step` per frame."""
+    return np.stack([straight_hand() + t * np.asarray(step) for t in range(frames)])
+
+
+def test_palm_size_is_the_mean_wrist_to_mcp_distance():
+    x = moving()
+    assert np.allclose(features.palm_size(x), 2.0)
+    assert features.sequence_palm(x * 3) == pytest.approx(6.0)
+
+
+def test_pose_is_relative_to_the_wrist_in_palm_sizes_and_invariant_to_translation_and_scale():
+    x = moving()
+    p = features.pose(x)
+    assert np.allclose(p[:, 0], 0)  # the wrist
+    thumb_mcp = MCP_JOINTS[0]
+    assert np.allclose(p[:, thumb_mcp], [1.0, 0.0, 0.0])  # (2, 0, 0) / palm 2
+    assert np.allclose(features.pose(x * 5 + 40), p)
+
+
+def test_velocities_are_frame_differences_in_palm_sizes():
+    x = moving(step=(1.0, 0.0, 0.0))
+    v = features.velocity(x)
+    assert np.allclose(v[0], 0)
+    assert np.allclose(v[1:], [0.5, 0.0, 0.0])  # 1 mm per frame / palm 2
+    v4 = features.long_velocity(x)
+    assert np.allclose(v4[:4], 0) and np.allclose(v4[4:], [2.0, 0.0, 0.0])
+
+
+def test_bones_directions_distances_angles():
+    x = moving(frames=2)
+    b = features.bones(x).reshape(2, len(BONES), 3)
+    assert b.shape == (2, 20, 3)
+    lengths = np.linalg.norm(b, axis=-1)
+    assert np.allclose(lengths[0], [1.0, 0.5, 0.5, 0.5] * 5)  # wrist-MCP 2, then 1 each, / palm 2
+    assert np.allclose(np.linalg.norm(features.bone_directions(x).reshape(2, 20, 3), axis=-1), 1)
+    d = features.distances(x)
+    assert d.shape == (2, 210)
+    assert d[0, 0] == pytest.approx(1.0)  # wrist (0) to thumb MCP (1): 2 / 2
+    assert np.allclose(features.angles(x), 1.0)  # straight fingers
+
+
+def test_a_right_angle_at_the_index_pip():
+    x = straight_hand()
+    chain = FINGER_CHAINS[1]  # wrist, IMCP, IPIP, IDIP, ITIP
+    pip = x[chain[2]]
+    up = np.array([0, 0, 1.0])
+    x[chain[3]], x[chain[4]] = pip + up, pip + 2 * up
+    a = features.angles(x[None])[0].reshape(5, 3)
+    assert a[1].tolist() == pytest.approx([1.0, 0.0, 1.0])  # MCP straight, PIP bent 90 degrees, DIP straight
+    assert np.allclose(np.delete(a, 1, axis=0), 1)
+
+
+def test_rotation_leaves_distances_and_angles_alone():
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    x = moving() + rng.normal(0, 0.1, (6, 21, 3))
+    for fn in (features.distances, features.angles):
+        assert np.allclose(fn(x @ q.T), fn(x))
+
+
+def test_encode_layout_per_joint_block_joint_major_then_globals():
+    x = moving(frames=3).reshape(3, -1)
+    names = features.parse("dists,vel,pose")
+    assert names == ("pose", "vel", "dists")
+    out = features.encode(x, names)
+    assert out.shape == (3, 21 * 6 + 210) == (3, features.size(names))
+    assert features.joint_channels(names) == 6
+    joints = x.reshape(3, 21, 3)
+    j = 7
+    assert np.allclose(out[:, 6 * j : 6 * j + 3], features.pose(joints)[:, j])
+    assert np.allclose(out[:, 6 * j + 3 : 6 * j + 6], features.velocity(joints)[:, j])
+    assert np.allclose(out[:, 126:], features.distances(joints))
+    assert np.array_equal(features.encode(x, ("xyz",)), x.astype(np.float32))
+
+
+def test_feature_names_agree_with_the_config_lists():
+    assert set(FEATURE_NAMES) == set(features.PER_JOINT) | set(features.GLOBAL)
+    assert set(JOINT_FEATURES) == set(features.PER_JOINT)
+    with pytest.raises(ValueError, match="choose from"):
+        features.parse("pose,speed")
