@@ -24,7 +24,7 @@ def make_sequence(rng: np.random.Generator, label: int, length: int) -> np.ndarr
     """A class-dependent drifting hand: every action moves the joints in its own direction."""
     base = rng.normal(0, 30, NUM_FEATURES) + 300
     direction = np.zeros(NUM_FEATURES)
-    direction[label::len(ACTIONS)] = 2.0
+    direction[label :: len(ACTIONS)] = 2.0
     t = np.arange(length)[:, None]
     return base + t * direction + rng.normal(0, 1.0, (length, NUM_FEATURES))
 
@@ -37,8 +37,10 @@ def make_tree(root: Path, *, subjects: int = 3, reps: int = 4, seed: int = 0, sp
         for label, action in enumerate(ACTIONS):
             for rep in range(1, reps + 1):
                 length = int(rng.integers(5, 40))
-                write_skeleton(root / "Hand_pose_annotation_v1" / f"Subject_{s}" / action / str(rep) / "skeleton.txt",
-                               make_sequence(rng, label, length))  # fmt: skip
+                write_skeleton(
+                    root / "Hand_pose_annotation_v1" / f"Subject_{s}" / action / str(rep) / "skeleton.txt",
+                    make_sequence(rng, label, length),
+                )
                 entries["Training" if rep % 2 else "Test"].append(f"Subject_{s}/{action}/{rep} {label}")
     if split:
         text = "".join(f"{part} {len(e)}\n" + "".join(x + "\n" for x in e) for part, e in entries.items())

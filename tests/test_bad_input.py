@@ -77,7 +77,11 @@ def edit_split(tree, change):
 
 SPLIT_CASES = [
     ("unknown action", lambda ls: [ls[0], "Subject_1/fly/1 0", *ls[2:]], [SPLIT + ":2", "unknown action 'fly'"]),
-    ("entry without a file", lambda ls: [ls[0], "Subject_1/open_jar/9 0", *ls[2:]], [SPLIT, "no skeleton.txt", "open_jar/9"]),
+    (
+        "entry without a file",
+        lambda ls: [ls[0], "Subject_1/open_jar/9 0", *ls[2:]],
+        [SPLIT, "no skeleton.txt", "open_jar/9"],
+    ),
     ("label clash", lambda ls: [ls[0], ls[1].rsplit(" ", 1)[0] + " 2", *ls[2:]], [SPLIT, "label 2 is"]),
     ("bad line", lambda ls: [ls[0], "Subject_1/open_jar", *ls[2:]], [SPLIT + ":2", "expected"]),
     ("count mismatch", lambda ls: [ls[0].replace("24", "25"), *ls[1:]], [SPLIT, "promises 25"]),
@@ -106,9 +110,15 @@ def container(tmp_path, name, **arrays):
     return path
 
 
-GOOD = {"x_train_values": np.zeros((7, 63), np.float32), "x_train_offsets": np.array([0, 4, 7]),
-        "x_test_values": np.zeros((3, 63), np.float32), "x_test_offsets": np.array([0, 3]),
-        "y_train": np.array([1, 2]), "y_test": np.array([2]), "actions": np.array(["a", "b"])}  # fmt: skip
+GOOD = {
+    "x_train_values": np.zeros((7, 63), np.float32),
+    "x_train_offsets": np.array([0, 4, 7]),
+    "x_test_values": np.zeros((3, 63), np.float32),
+    "x_test_offsets": np.array([0, 3]),
+    "y_train": np.array([1, 2]),
+    "y_test": np.array([2]),
+    "actions": np.array(["a", "b"]),
+}
 CONTAINER_CASES = [
     ("missing array", {"y_test": None}, "missing array(s) y_test"),
     ("wrong feature count", {"x_train_values": np.zeros((7, 62), np.float32)}, "values must be [frames, 63]"),
@@ -156,7 +166,10 @@ def test_paths_that_are_missing_or_of_the_wrong_kind(tmp_path, capsys):
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     tree = make_tree(root / "t")
-    assert main(["train", "--data", str(tree), "--out", str(root), "--name", "r", "--epochs", "1", "--num-units", "4"]) == 0
+    assert (
+        main(["train", "--data", str(tree), "--out", str(root), "--name", "r", "--epochs", "1", "--num-units", "4"])
+        == 0
+    )
     return root / "r", tree
 
 
@@ -190,9 +203,33 @@ CONFIG_CASES = [
     ("name with a path", "name: ../../etc\n", "plain folder name"),
     ("out climbing up", "out: ../../elsewhere\n", "must not climb"),
     ("empty file", "", None),
+    ("float written 1e-3", "lr: 1e-3\n", None),
+    ("unknown feature", "features: pose,speed\n", "features = 'pose,speed'"),
+    ("hrnn with global features", "model: hrnn\nfeatures: pose,dists\n", "must be per joint"),
+    ("hand normalisation of features", "normalise: hand\nfeatures: pose\n", "features = 'xyz' only"),
+    ("bidirectional hrnn", "model: hrnn\nbidirectional: true\n", "model rnn only"),
+    ("bad pool", "pool: median\n", "pool = 'median'"),
+    ("ema out of range", "ema: 1.0\n", "ema must be in [0, 1)"),
+    ("zero members", "members: 0\n", "members must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
     ("broken YAML", "epochs: [1,\n", "not valid YAML"),
 ]
+
+
+CHECKED_AFTER_LOADING = {
+    "negative",
+    "bad choice",
+    "dropout out of range",
+    "name with a path",
+    "out climbing up",
+    "unknown feature",
+    "hrnn with global features",
+    "hand normalisation of features",
+    "bidirectional hrnn",
+    "bad pool",
+    "ema out of range",
+    "zero members",
+}
 
 
 @pytest.mark.parametrize("what, text, fragment", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
@@ -203,15 +240,26 @@ def test_config_file_catalogue(tmp_path, capsys, what, text, fragment):
     if fragment is None:  # a valid config: the run goes on to the (missing) data
         expect_error(argv, capsys, "missing", "no such")
     else:
-        expect_error(argv, capsys, str(cfg) if what in ("a list", "broken YAML", "pickle from a file") else "", fragment)
+        named_by = "config:" if what in CHECKED_AFTER_LOADING else str(cfg)  # the file, or the resolved config
+        expect_error(argv, capsys, named_by, fragment)
 
 
-@pytest.mark.parametrize("flags, fragment", [(["--lr", "-1"], "lr must be positive"), (["--protocol", "x"], "protocol = 'x'"),
-                                             (["--val-fraction", "0.9"], "val_fraction"), (["--fold", "9"], "fold 9")])  # fmt: skip
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--lr", "-1"], "lr must be positive"),
+        (["--protocol", "x"], "protocol = 'x'"),
+        (["--val-fraction", "0.9"], "val_fraction"),
+        (["--fold", "9"], "fold 9"),
+    ],
+)
 def test_bad_flags(tmp_path, capsys, flags, fragment):
     tree = make_tree(tmp_path / "t")
-    expect_error(["train", "--data", str(tree), "--out", str(tmp_path), "--epochs", "1", "--protocol", "cross-subject", *flags],
-                 capsys, fragment)  # fmt: skip
+    expect_error(
+        ["train", "--data", str(tree), "--out", str(tmp_path), "--epochs", "1", "--protocol", "cross-subject", *flags],
+        capsys,
+        fragment,
+    )
 
 
 def test_unparseable_flag_values_exit_2_via_argparse(capsys):
@@ -221,11 +269,16 @@ def test_unparseable_flag_values_exit_2_via_argparse(capsys):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.lists(st.floats(-1000, 1000, width=32), min_size=63, max_size=63), min_size=1, max_size=6),
-       st.sampled_from(["\n", "\r\n"]), st.integers(0, 5))  # fmt: skip
+@given(
+    st.lists(st.lists(st.floats(-1000, 1000, width=32), min_size=63, max_size=63), min_size=1, max_size=6),
+    st.sampled_from(["\n", "\r\n"]),
+    st.integers(0, 5),
+)
 def test_parse_skeleton_round_trips_valid_files(tmp_path, rows, newline, start):
     path = tmp_path / "skeleton.txt"
-    path.write_bytes(newline.join(f"{start + i:04d} " + " ".join(repr(v) for v in r) for i, r in enumerate(rows)).encode())
+    path.write_bytes(
+        newline.join(f"{start + i:04d} " + " ".join(repr(v) for v in r) for i, r in enumerate(rows)).encode()
+    )
     np.testing.assert_allclose(parse_skeleton(path), np.array(rows, dtype=np.float32), rtol=1e-6)
 
 

@@ -12,7 +12,9 @@ def test_flop_counts_by_hand():
     assert recurrent_flops_per_frame(make_config(cell="gru", num_units=128)) == 2 * 3 * 128 * 191
     assert recurrent_flops_per_frame(make_config(cell="lstm", num_units=8, depth=2)) == 2 * 4 * 8 * 71 + 2 * 4 * 8 * 16
     # HRNN: five GRU-16 over 15 inputs, then GRU-160 over 80
-    assert recurrent_flops_per_frame(make_config(model="hrnn", num_units1=16)) == 5 * 2 * 3 * 16 * 31 + 2 * 3 * 160 * 240
+    assert (
+        recurrent_flops_per_frame(make_config(model="hrnn", num_units1=16)) == 5 * 2 * 3 * 16 * 31 + 2 * 3 * 160 * 240
+    )
 
 
 @pytest.mark.fpha
@@ -21,8 +23,13 @@ def test_bench_quick_writes_its_table(fpha, tmp_path, capsys):
     out = capsys.readouterr().out
     result = json.loads((tmp_path / "bench.json").read_text())
     rows = result["rows"]
-    assert {(r["model"], r["lengths"]) for r in rows} >= {("gru-128", "pad"), ("gru-128", "bucket"), ("gru-128", "pack"),
-                                                         ("hrnn-gru16-160", "bucket"), ("hrnn-gru16-160-unfused", "bucket")}  # fmt: skip
+    assert {(r["model"], r["lengths"]) for r in rows} >= {
+        ("gru-128", "pad"),
+        ("gru-128", "bucket"),
+        ("gru-128", "pack"),
+        ("hrnn-gru16-160", "bucket"),
+        ("hrnn-gru16-160-unfused", "bucket"),
+    }
     assert all(r["seconds_per_epoch"] > 0 and 0 < r["fraction_of_matmul"] for r in rows)
     assert result["train_sequences"] == 950 and result["pad_to"] == 1151 and result["matmul_gflops"] > 0
     assert [f["batch"] for f in result["finger_level"]] == [50, 5]
@@ -32,7 +39,10 @@ def test_bench_quick_writes_its_table(fpha, tmp_path, capsys):
 
 
 def test_plot_and_table_commands(tree, tmp_path, capsys):
-    assert main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "a", "--epochs", "2", "--num-units", "4"]) == 0
+    assert (
+        main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "a", "--epochs", "2", "--num-units", "4"])
+        == 0
+    )
     assert main(["plot", str(tmp_path / "a"), "--out", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()

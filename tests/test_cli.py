@@ -45,8 +45,30 @@ def test_same_seed_same_numbers_and_resume_matches(tree, tmp_path):
 
 
 def test_hrnn_and_cross_subject(tree, tmp_path):
-    assert main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "h", "--model", "hrnn",
-                 "--num-units1", "4", "--epochs", "1", "--protocol", "cross-subject", "--lengths", "pack"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tree),
+                "--out",
+                str(tmp_path),
+                "--name",
+                "h",
+                "--model",
+                "hrnn",
+                "--num-units1",
+                "4",
+                "--epochs",
+                "1",
+                "--protocol",
+                "cross-subject",
+                "--lengths",
+                "pack",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((tmp_path / "h" / "results.json").read_text())
     assert set(summary["folds"]) == {"subject1", "subject2", "subject3"} and "test_acc_std" in summary
 
@@ -54,16 +76,26 @@ def test_hrnn_and_cross_subject(tree, tmp_path):
 def test_yaml_config_and_flag_precedence(tree, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("epochs: 1\nnum_units: 4\nlr: 0.01\n")
-    assert main(["train", "--config", str(cfg), "--data", str(tree), "--out", str(tmp_path), "--name", "y", "--lr", "0.002"]) == 0
+    assert (
+        main(
+            ["train", "--config", str(cfg), "--data", str(tree), "--out", str(tmp_path), "--name", "y", "--lr", "0.002"]
+        )
+        == 0
+    )
     saved = json.loads((tmp_path / "y" / "config.json").read_text())
     assert (saved["epochs"], saved["num_units"], saved["lr"]) == (1, 4, 0.002)
 
 
 @pytest.mark.parametrize(
     "yaml_text, message",
-    [("epochs: 1\nbogus: 3\n", "unknown key 'bogus'"), ("epochs: ten\n", "epochs must be int"),
-     ("cell: transformer\n", "cell = 'transformer'"), ("- a\n- b\n", "must be a mapping"), ("a: [\n", "not valid YAML")],
-)  # fmt: skip
+    [
+        ("epochs: 1\nbogus: 3\n", "unknown key 'bogus'"),
+        ("epochs: ten\n", "epochs must be int"),
+        ("cell: transformer\n", "cell = 'transformer'"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("a: [\n", "not valid YAML"),
+    ],
+)
 def test_bad_config_files_fail_in_one_line(tree, tmp_path, capsys, yaml_text, message):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml_text)
@@ -79,8 +111,11 @@ def test_refuses_to_overwrite_a_run(tree, tmp_path, capsys):
 
 
 def test_errors_reach_the_shell_without_traceback(tmp_path):
-    for args in (["data", "summary", "--data", str(tmp_path / "missing")], ["evaluate", str(tmp_path)],
-                 ["train", "--data", str(tmp_path), "--batch-size", "0"]):  # fmt: skip
+    for args in (
+        ["data", "summary", "--data", str(tmp_path / "missing")],
+        ["evaluate", str(tmp_path)],
+        ["train", "--data", str(tmp_path), "--batch-size", "0"],
+    ):
         p = subprocess.run([sys.executable, "-m", "handrnn", *args], capture_output=True, text=True)
         assert p.returncode == 2, args
         assert "Traceback" not in p.stderr and p.stderr.startswith("handrnn: error:"), p.stderr
@@ -91,8 +126,64 @@ def test_summary_and_short_training_on_real_fpha(fpha, tmp_path, capsys):
     assert main(["data", "summary", "--data", str(fpha)]) == 0
     out = capsys.readouterr().out
     assert "sequences 1175  frames 105459  actions 45  subjects 6" in out and "min 7" in out and "max 1151" in out
-    assert main(["train", "--data", str(fpha), "--out", str(tmp_path), "--name", "r", "--epochs", "2",
-                 "--num-units", "32", "--protocol", "cw3"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(fpha),
+                "--out",
+                str(tmp_path),
+                "--name",
+                "r",
+                "--epochs",
+                "2",
+                "--num-units",
+                "32",
+                "--protocol",
+                "cw3",
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert results["sizes"]["test"] == 225 and results["sizes"]["train"] + results["sizes"]["val"] == 950
     assert results["test_acc"] > 2 / 45  # better than chance after two epochs
+
+
+def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
+    from handrnn.cli import config_from_args, get_parser, preset_names
+
+    assert "best" in preset_names()
+    for name in preset_names():
+        cfg = config_from_args(get_parser().parse_args(["train", "--preset", name, "--epochs", "2"]))
+        assert cfg.epochs == 2
+    best = config_from_args(get_parser().parse_args(["train", "--preset", "best"]))
+    assert best.bidirectional and best.features != "xyz" and best.lr == 1e-3
+    assert main(["train", "--preset", "nonesuch"]) == 2
+    assert "no preset named 'nonesuch'" in capsys.readouterr().err
+
+
+def test_best_preset_trains_and_evaluates_on_a_small_tree(tree, tmp_path, capsys):
+    argv = [
+        "train",
+        "--preset",
+        "best",
+        "--data",
+        str(tree),
+        "--out",
+        str(tmp_path),
+        "--name",
+        "p",
+        "--epochs",
+        "2",
+        "--num-units",
+        "8",
+        "--members",
+        "2",
+        "--protocol",
+        "1:1",
+    ]
+    assert main(argv) == 0
+    assert main(["evaluate", str(tmp_path / "p")]) == 0
+    assert "accuracy" in capsys.readouterr().out

@@ -50,15 +50,21 @@ def test_normalisers_fit_on_training_only():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(1, 60), min_size=1, max_size=40), st.integers(1, 9), st.sampled_from(["pad", "bucket", "pack"]),
-       st.integers(0, 3))  # fmt: skip
+@given(
+    st.lists(st.integers(1, 60), min_size=1, max_size=40),
+    st.integers(1, 9),
+    st.sampled_from(["pad", "bucket", "pack"]),
+    st.integers(0, 3),
+)
 def test_batches_partition_the_data(lengths, batch_size, mode, seed):
     lengths = np.array(lengths)
     batches = batch_indices(lengths, batch_size, mode, np.random.default_rng(seed))
     flat = np.concatenate(batches)
     assert sorted(flat.tolist()) == list(range(len(lengths)))
     assert all(1 <= len(b) <= batch_size for b in batches)
-    seqs = SequenceSet([np.full((n, 63), float(i)) for i, n in enumerate(lengths)], np.zeros(len(lengths)), Normaliser())
+    seqs = SequenceSet(
+        [np.full((n, 63), float(i)) for i, n in enumerate(lengths)], np.zeros(len(lengths)), Normaliser()
+    )
     x, lens, _ = seqs.batch(batches[0])
     assert x.shape[1] == lengths[batches[0]].max()
     for row, i in enumerate(batches[0]):

@@ -118,10 +118,18 @@ def test_cw3_container_npz_and_pickle(tree, tmp_path):
 
 
 def test_cw3_container_with_bad_labels_or_shapes(tmp_path):
-    good = {"x_train": [np.zeros((4, 63))], "x_test": [np.zeros((3, 63))], "y_train": [1], "y_test": [2],
-            "actions": ["a", "b"]}  # fmt: skip
-    for key, value, message in [("y_test", [3], "y_test\\[0\\] = 3"), ("x_train", [np.zeros((4, 62))], "x_train\\[0\\] must be"),
-                                ("x_test", [np.full((3, 63), np.nan)], "NaN")]:  # fmt: skip
+    good = {
+        "x_train": [np.zeros((4, 63))],
+        "x_test": [np.zeros((3, 63))],
+        "y_train": [1],
+        "y_test": [2],
+        "actions": ["a", "b"],
+    }
+    for key, value, message in [
+        ("y_test", [3], "y_test\\[0\\] = 3"),
+        ("x_train", [np.zeros((4, 62))], "x_train\\[0\\] must be"),
+        ("x_test", [np.full((3, 63), np.nan)], "NaN"),
+    ]:
         path = tmp_path / f"{key}.pkl"
         path.write_bytes(pickle.dumps({**good, key: value}))
         with pytest.raises(HandRNNError, match=message):

@@ -24,8 +24,21 @@ def metric_rows(run):
 
 
 def start(tree, out, name, epochs):
-    cmd = [sys.executable, "-m", "handrnn", "train", "--data", str(tree), "--out", str(out), "--name", name,
-           "--epochs", str(epochs), *ARGS]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "handrnn",
+        "train",
+        "--data",
+        str(tree),
+        "--out",
+        str(out),
+        "--name",
+        name,
+        "--epochs",
+        str(epochs),
+        *ARGS,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -55,7 +68,10 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tree, tmp_path):
     assert done < epochs, "the run finished before it was killed"
     load_checkpoint(tmp_path / "killed" / "last.pt")  # the kill left a readable checkpoint
     assert main(["train", "--resume", str(tmp_path / "killed")]) == 0
-    assert main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "whole", "--epochs", str(epochs), *ARGS]) == 0
+    assert (
+        main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "whole", "--epochs", str(epochs), *ARGS])
+        == 0
+    )
     assert metric_rows(tmp_path / "killed") == metric_rows(tmp_path / "whole")
     a = load_checkpoint(tmp_path / "killed" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "whole" / "last.pt")["model"]

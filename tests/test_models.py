@@ -24,7 +24,11 @@ def logits_per_sequence(model, seqs):
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_pad_bucket_pack_give_the_same_logits(name, cell):
     torch.manual_seed(0)
-    kwargs = {"cell": cell, "num_units": 8, "depth": 2} if name == "rnn" else {"cell1": cell, "cell2": cell, "num_units1": 4, "num_units2": 6}
+    kwargs = (
+        {"cell": cell, "num_units": 8, "depth": 2}
+        if name == "rnn"
+        else {"cell1": cell, "cell2": cell, "num_units1": 4, "num_units2": 6}
+    )
     model = MODELS[name](num_classes=5, **kwargs).eval()
     seqs = sequences()
     data = SequenceSet([s.numpy() for s in seqs], np.zeros(len(seqs)), Normaliser())
@@ -213,3 +217,31 @@ def test_every_model_builds_from_config_runs_forward_and_backward(overrides, len
     assert logits.shape == (len(seqs), 7) and torch.isfinite(logits).all() and model.num_classes == 7
     nn.functional.cross_entropy(logits, y).backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_an_ensemble_averages_its_members_probabilities_and_trains_each_member():
+    from handrnn.config import make_config
+    from handrnn.models import Ensemble, build_model
+
+    torch.manual_seed(0)
+    model = build_model(make_config(members=3, num_units=8, dropout=0.0), 4)
+    assert isinstance(model, Ensemble) and len(model.members) == 3 and model.num_classes == 4
+    w = [m.rnn.weight_hh_l0 for m in model.members]
+    assert not torch.equal(w[0], w[1])  # own initial weights
+    x, lengths = torch.randn(5, 7, 63), torch.tensor([7, 3, 5, 1, 7])
+    probs = torch.stack([m(x, lengths).softmax(-1) for m in model.members]).mean(0)
+    torch.testing.assert_close(model(x, lengths).softmax(-1), probs)
+    state = None
+    with torch.no_grad():
+        for t in range(7):
+            logits, state = model.stream(x[:1, t : t + 1], state)
+    torch.testing.assert_close(logits, model(x[:1], lengths[:1]), rtol=1e-5, atol=1e-5)
+    from handrnn.data import SequenceSet
+    from handrnn.train import train_one_epoch
+
+    data = SequenceSet([s[:n].numpy() for s, n in zip(x, lengths)], np.arange(5) % 4, Normaliser())
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss, _ = train_one_epoch(model, data, [np.arange(5)], opt)
+    assert np.isfinite(loss)
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters()) if p.grad is not None)

@@ -45,8 +45,9 @@ def test_grouped_rnn_matches_torch_layers_outputs_and_all_gradients(cell, length
     torch.testing.assert_close(last, ref_last)
     w_out, w_last = torch.randn_like(out), torch.randn_like(last)
     ours = torch.autograd.grad((out * w_out).sum() + (last * w_last).sum(), [x, h0, *params])
-    theirs = torch.autograd.grad((ref_out * w_out).sum() + (ref_last * w_last).sum(),
-                                 [x, h0, *[p for m in layers for p in m.parameters()]])  # fmt: skip
+    theirs = torch.autograd.grad(
+        (ref_out * w_out).sum() + (ref_last * w_last).sum(), [x, h0, *[p for m in layers for p in m.parameters()]]
+    )
     torch.testing.assert_close(ours[0], theirs[0])
     torch.testing.assert_close(ours[1], theirs[1])
     for k in range(4):  # w_ih, w_hh, b_ih, b_hh of every group

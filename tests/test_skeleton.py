@@ -24,6 +24,7 @@ def test_finger_feature_indices_pick_xyz_of_each_joint():
 def test_bone_lengths_are_constant_on_real_data(fpha):
     """The joint order is right only if bones keep their length through a sequence and non-bones do not."""
     data = read_fpha(fpha)
+
     def spread(joints, a, b):
         length = np.linalg.norm(joints[:, a] - joints[:, b], axis=1)
         return length.std() / length.mean()
@@ -36,3 +37,10 @@ def test_bone_lengths_are_constant_on_real_data(fpha):
     # wrist-MCP and DIP-TIP keep their length to float precision; the middle bones within a few percent
     assert max(bones[i] for i in range(len(bones)) if i % 4 in (0, 3)) < 1e-4
     assert np.median(bones) < 0.02 and np.median(tips) > 0.1
+
+
+def test_joint_names_are_fphas_official_order():
+    official = (
+        "Wrist TMCP IMCP MMCP RMCP PMCP TPIP TDIP TTIP IPIP IDIP ITIP MPIP MDIP MTIP RPIP RDIP RTIP PPIP PDIP PTIP"
+    )
+    assert sk.JOINTS == tuple(official.split())

@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import features
 from .config import Config, make_config
-from .data import Normaliser, SequenceSet, batch_indices, cw3_split
+from .data import Encoder, Normaliser, SequenceSet, batch_indices, cw3_split
 from .datasets import read_fpha
 from .models import GATES, FingerRNN, build_model
-from .runs import size_label
-from .skeleton import FINGER_INPUT, NUM_FEATURES, NUM_FINGERS
-from .train import train_one_epoch
+from .runs import describe, size_label
+from .skeleton import FINGER_INPUT, FINGER_JOINTS, NUM_FINGERS
+from .train import augmentation, train_one_epoch
 
 log = logging.getLogger("handrnn")
 
@@ -36,9 +37,13 @@ def recurrent_flops_per_frame(cfg: Config) -> float:
         return 2.0 * GATES[cell] * hidden * (n_in + hidden)
 
     if cfg.model == "hrnn":
-        u1 = cfg.num_units1
-        return NUM_FINGERS * layer(cfg.cell, FINGER_INPUT, u1) + layer(cfg.cell2, NUM_FINGERS * u1, cfg.units2())
-    return layer(cfg.cell, NUM_FEATURES, cfg.num_units) + (cfg.depth - 1) * layer(cfg.cell, cfg.num_units, cfg.num_units)
+        u1, k = cfg.num_units1, features.joint_channels(cfg.feature_names())
+        one = NUM_FINGERS * layer(cfg.cell, FINGER_JOINTS * k, u1) + layer(cfg.cell2, NUM_FINGERS * u1, cfg.units2())
+    else:
+        directions, h = (2 if cfg.bidirectional else 1), cfg.num_units
+        first = layer(cfg.cell, features.size(cfg.feature_names()), h)
+        one = directions * (first + (cfg.depth - 1) * layer(cfg.cell, directions * h, h))
+    return cfg.members * one
 
 
 def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:
@@ -59,17 +64,43 @@ def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: f
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     batches = batch_indices(train.lengths.numpy(), cfg.batch_size, cfg.lengths, np.random.default_rng(0))
     pad = pad_to if cfg.lengths == "pad" else None
-    train_one_epoch(model, train, batches[:1], optimizer, pad_to=pad)  # warm-up, not timed
+    rng = np.random.default_rng(0)  # draws the augmentation of an augmented set
+    train_one_epoch(model, train, batches[:1], optimizer, pad_to=pad, rng=rng)  # warm-up, not timed
     done, t0 = 0, time.perf_counter()
     while done < len(batches) and (done == 0 or time.perf_counter() - t0 < budget):
-        train_one_epoch(model, train, batches[done : done + 1], optimizer, pad_to=pad)
+        train_one_epoch(model, train, batches[done : done + 1], optimizer, pad_to=pad, rng=rng)
         done += 1
     elapsed = time.perf_counter() - t0
     epoch = elapsed / done * len(batches)
     frames = int(train.lengths.sum())
     useful = 3.0 * recurrent_flops_per_frame(cfg) * frames / epoch / 1e9  # forward + backward ~ 3 x forward
-    return {"seconds_per_epoch": epoch, "frames_per_second": frames / epoch, "useful_gflops": useful,
-            "batches_timed": done, "batches": len(batches)}  # fmt: skip
+    return {
+        "seconds_per_epoch": epoch,
+        "frames_per_second": frames / epoch,
+        "useful_gflops": useful,
+        "batches_timed": done,
+        "batches": len(batches),
+    }
+
+
+def ensemble_cost(seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budget: float, members: int = 5) -> dict:
+    """Seconds per training epoch of the `best` preset's network alone and as an ensemble of `members`,
+    with the preset's features and augmentation."""
+    from .cli import preset_path
+    from .config import load_yaml
+
+    cfg = make_config(Config(), **{k: v for k, v in load_yaml(preset_path("best")).items() if k != "members"})
+    train = SequenceSet(seqs, labels, Encoder.fit(cfg.feature_names(), cfg.normalise, seqs), augmentation(cfg))
+    one = time_training(cfg, train, pad_to, budget)["seconds_per_epoch"]
+    many = time_training(dataclasses.replace(cfg, members=members), train, pad_to, budget)["seconds_per_epoch"]
+    return {"model": describe(cfg), "members": members, "one_member_s": one, "ensemble_s": many, "ratio": many / one}
+
+
+def format_ensemble(e: dict) -> str:
+    return (
+        f"{e['model']}: one network {e['one_member_s']:.2f} s/epoch, {e['members']} members "
+        f"{e['ensemble_s']:.2f} s/epoch ({e['ratio']:.2f}x)"
+    )
 
 
 def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0) -> dict:
@@ -114,10 +145,17 @@ def bench_cases(quick: bool) -> list[dict]:
     rnns = [{"model": "rnn", "cell": c, "num_units": u} for c in ("rnn", "gru", "lstm") for u in (128, 256)]
     hrnns = [{"model": "hrnn", "cell": "gru", "num_units1": 16, "fused": f} for f in (True, False)]
     if quick:
-        return ([{**rnns[2], "lengths": m, "batch_size": 50} for m in ("pad", "bucket", "pack")]
-                + [{**rnns[3], "lengths": "bucket", "batch_size": 50}]
-                + [{**h, "lengths": "bucket", "batch_size": 50} for h in hrnns])  # fmt: skip
-    grid = [{**m, "lengths": mode, "batch_size": b} for m in rnns + hrnns for mode in ("pad", "bucket", "pack") for b in (50, 5)]
+        return (
+            [{**rnns[2], "lengths": m, "batch_size": 50} for m in ("pad", "bucket", "pack")]
+            + [{**rnns[3], "lengths": "bucket", "batch_size": 50}]
+            + [{**h, "lengths": "bucket", "batch_size": 50} for h in hrnns]
+        )
+    grid = [
+        {**m, "lengths": mode, "batch_size": b}
+        for m in rnns + hrnns
+        for mode in ("pad", "bucket", "pack")
+        for b in (50, 5)
+    ]
     best = [{**h, "num_units1": 128, "lengths": "bucket", "batch_size": 5} for h in hrnns]  # CW3's best HRNN size
     return grid + best
 
@@ -166,27 +204,55 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
         rows.append(row)
         log.info(f"[{i}/{len(cases)}] {format_row(row)}")
     fingers = [finger_level_ms(16, b, len(median_seq), budget=min(budget, 2.0)) for b in (50, 5)]
+    ensemble = ensemble_cost(seqs, data.labels[split.train], pad_to, budget)
+    log.info(f"ensemble: {format_ensemble(ensemble)}")
     result = {
-        "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g}", "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "train_sequences": len(train),
-        "train_frames": int(train.lengths.sum()), "pad_to": pad_to, "matmul_gflops": mm,
-        "load_cold_s": loads["cold_s"], "load_warm_s": loads["warm_s"], "median_length": len(median_seq),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": rows,
+        "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g}",
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "train_sequences": len(train),
+        "train_frames": int(train.lengths.sum()),
+        "pad_to": pad_to,
+        "matmul_gflops": mm,
+        "load_cold_s": loads["cold_s"],
+        "load_warm_s": loads["warm_s"],
+        "median_length": len(median_seq),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": rows,
         "finger_level": fingers,
-    }  # fmt: skip
+        "ensemble": ensemble,
+    }
     write_outputs(result, Path(out_dir))
     return result
 
 
-COLUMNS = ["model", "lengths", "batch", "seconds_per_epoch", "frames_per_second", "useful_gflops",
-           "fraction_of_matmul", "whole_sequence_ms", "stream_ms_per_frame", "batches_timed", "batches"]  # fmt: skip
+COLUMNS = [
+    "model",
+    "lengths",
+    "batch",
+    "seconds_per_epoch",
+    "frames_per_second",
+    "useful_gflops",
+    "fraction_of_matmul",
+    "whole_sequence_ms",
+    "stream_ms_per_frame",
+    "batches_timed",
+    "batches",
+]
 
 
 def format_row(row: dict) -> str:
-    lat = f"  whole {row['whole_sequence_ms']:.2f} ms  stream {row['stream_ms_per_frame']:.3f} ms/frame" if "whole_sequence_ms" in row else ""
-    return (f"{row['model']:<22} {row['lengths']:<6} b{row['batch']:<3} {row['seconds_per_epoch']:8.2f} s/epoch "
-            f"{row['frames_per_second']:9.0f} frames/s {row['useful_gflops']:6.1f} GFLOP/s "
-            f"({100 * row['fraction_of_matmul']:4.1f}% of mm){lat}")  # fmt: skip
+    lat = (
+        f"  whole {row['whole_sequence_ms']:.2f} ms  stream {row['stream_ms_per_frame']:.3f} ms/frame"
+        if "whole_sequence_ms" in row
+        else ""
+    )
+    return (
+        f"{row['model']:<22} {row['lengths']:<6} b{row['batch']:<3} {row['seconds_per_epoch']:8.2f} s/epoch "
+        f"{row['frames_per_second']:9.0f} frames/s {row['useful_gflops']:6.1f} GFLOP/s "
+        f"({100 * row['fraction_of_matmul']:4.1f}% of mm){lat}"
+    )
 
 
 def write_outputs(result: dict, out_dir: Path) -> None:
@@ -199,12 +265,20 @@ def write_outputs(result: dict, out_dir: Path) -> None:
 
 
 def print_table(result: dict) -> None:
-    print(f"matmul {result['matmul_gflops']:.1f} GFLOP/s ({result['threads']} threads, torch {result['torch']}); "
-          f"train set {result['train_sequences']} sequences, {result['train_frames']} frames, pad to {result['pad_to']}")  # fmt: skip
-    print(f"dataset load: cold {result['load_cold_s']:.2f} s, warm {result['load_warm_s']:.3f} s; "
-          f"peak memory {result['peak_rss_mb']:.0f} MB; median sequence {result['median_length']} frames")  # fmt: skip
+    print(
+        f"matmul {result['matmul_gflops']:.1f} GFLOP/s ({result['threads']} threads, torch {result['torch']}); "
+        f"train set {result['train_sequences']} sequences, {result['train_frames']} frames, pad to {result['pad_to']}"
+    )
+    print(
+        f"dataset load: cold {result['load_cold_s']:.2f} s, warm {result['load_warm_s']:.3f} s; "
+        f"peak memory {result['peak_rss_mb']:.0f} MB; median sequence {result['median_length']} frames"
+    )
     for row in result["rows"]:
         print(format_row(row))
+    if "ensemble" in result:
+        print(f"ensemble, {format_ensemble(result['ensemble'])}")
     for f in result.get("finger_level", []):
-        print(f"finger level alone (GRU-{f['units']}, batch {f['batch']}, {f['frames']} frames, forward + backward): "
-              f"fused {f['fused']:.2f} ms, five layers {f['five_layers']:.2f} ms ({f['ratio']:.2f}x)")
+        print(
+            f"finger level alone (GRU-{f['units']}, batch {f['batch']}, {f['frames']} frames, forward + backward): "
+            f"fused {f['fused']:.2f} ms, five layers {f['five_layers']:.2f} ms ({f['ratio']:.2f}x)"
+        )

@@ -20,32 +20,41 @@ log = logging.getLogger("handrnn")
 def add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per Config field (--batch-size for batch_size); unset flags leave the field alone."""
     g = p.add_argument_group("config (each flag sets the Config field of the same name)")
-    notes = field_comments()
     for f in dataclasses.fields(Config):
         flag = "--" + f.name.replace("_", "-")
-        text = f"{notes.get(f.name, '')} (default: {f.default!r})"
+        text = f"{f.metadata.get('help', '')} (default: {f.default!r})".replace("%", "%%")
         if f.type == "bool":
-            g.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+            g.add_argument(
+                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text
+            )
         else:
             kind = {"int": int, "float": float, "str": str}[f.type]
             g.add_argument(flag, dest=f.name, type=kind, default=argparse.SUPPRESS, metavar=f.type.upper(), help=text)
 
 
-def field_comments() -> dict[str, str]:
-    """The comment after each Config field in config.py, which is the field's documentation."""
-    import inspect
-    import re
-
-    found = re.findall(r"^\s+(\w+): \w+ = .*?#\s*(.*)$", inspect.getsource(Config), flags=re.M)
-    return {name: note.replace("%", "%%") for name, note in found}
-
-
 def config_from_args(args: argparse.Namespace) -> Config:
-    """Defaults, then the YAML file (--config), then flags."""
-    values = load_yaml(args.config) if args.config else {}
+    """Defaults, then the preset (--preset), then the YAML file (--config), then flags."""
+    values = load_yaml(preset_path(args.preset)) if getattr(args, "preset", None) else {}
+    values.update(load_yaml(args.config) if args.config else {})
     names = {f.name for f in dataclasses.fields(Config)}
     values.update({k: v for k, v in vars(args).items() if k in names})
     return make_config(Config(), **values)
+
+
+def preset_path(name: str) -> Path:
+    """The YAML file of a preset shipped with handrnn (src/handrnn/presets/NAME.yaml)."""
+    from . import presets
+
+    path = Path(presets.__file__).parent / f"{name}.yaml"
+    if not path.is_file():
+        raise HandRNNError(f"no preset named {name!r}; choose one of {', '.join(preset_names())}")
+    return path
+
+
+def preset_names() -> list[str]:
+    from . import presets
+
+    return sorted(p.stem for p in Path(presets.__file__).parent.glob("*.yaml"))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -64,7 +73,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
         out_root = RunDir(Path(cfg.out) / (cfg.name or default_name(cfg)))
         if out_root.holds_run():
-            raise HandRNNError(f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}")
+            raise HandRNNError(
+                f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}"
+            )
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if args.resume and cfg.epochs != out_root.read_config().epochs:
         out_root.update_config(epochs=cfg.epochs)
@@ -76,12 +87,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     results = []
     for split in splits:
         run_dir = RunDir(out_root / split.name) if len(splits) > 1 else out_root
-        log.info(f"run {run_dir}: {cfg.model}/{cfg.cell} on {cfg.protocol} ({split.name}), {len(split.train)} train / {len(split.test)} test")
+        log.info(
+            f"run {run_dir}: {cfg.model}/{cfg.cell} on {cfg.protocol} ({split.name}), {len(split.train)} train / {len(split.test)} test"
+        )
         results.append(fit(cfg, data, split, run_dir, resume=bool(args.resume)))
         print(f"{run_dir}: test accuracy {results[-1]['test_acc']:.4f} (best val epoch {results[-1]['best_epoch']})")
     if len(results) > 1:
         summary = summarise_folds(out_root.path, results)
-        print(f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(results)} folds")
+        print(
+            f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(results)} folds"
+        )
     return 0
 
 
@@ -93,8 +108,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
     worst = sorted((v, k) for k, v in r["per_class_accuracy"].items() if v is not None)[:5]
     print("lowest per-class accuracy: " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
-    print(f"wrote evaluation-{args.part}-{args.checkpoint}.json, confusion-{args.part}-{args.checkpoint}.png, "
-          f"misclassified-{args.part}-{args.checkpoint}.csv in {args.run}")  # fmt: skip
+    print(
+        f"wrote evaluation-{args.part}-{args.checkpoint}.json, confusion-{args.part}-{args.checkpoint}.png, "
+        f"misclassified-{args.part}-{args.checkpoint}.csv in {args.run}"
+    )
     return 0
 
 
@@ -103,7 +120,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise HandRNNError(f"--top must be at least 1, got {args.top}")
-    for path, ranked in predict_files(Path(args.run), [Path(f) for f in args.files], checkpoint=args.checkpoint, top=args.top):
+    for path, ranked in predict_files(
+        Path(args.run), [Path(f) for f in args.files], checkpoint=args.checkpoint, top=args.top
+    ):
         print(f"{path}: " + ", ".join(f"{a} {p:.3f}" for a, p in ranked))
     return 0
 
@@ -113,7 +132,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
     d = load_data(args.data, allow_pickle=args.allow_pickle, on_bad=args.on_bad)
     lengths = d.lengths
-    print(f"sequences {len(d)}  frames {int(lengths.sum())}  actions {len(d.actions)}  subjects {len(set(d.subjects.tolist()) - {0})}")
+    print(
+        f"sequences {len(d)}  frames {int(lengths.sum())}  actions {len(d.actions)}  subjects {len(set(d.subjects.tolist()) - {0})}"
+    )
     print(f"length min {lengths.min()}  median {np.median(lengths):g}  mean {lengths.mean():.1f}  max {lengths.max()}")
     print(f"official split: train {(d.split == 0).sum()}  test {(d.split == 1).sum()}")
     if d.skipped:
@@ -136,7 +157,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     d = load_data(args.data, allow_pickle=args.allow_pickle)
     split = protocol_splits(d, args.protocol, args.seed)[0]
     write_cw3(Path(args.out), to_cw3_dict(d, split.train, split.test))
-    print(f"wrote {args.out}: {len(split.train)} train / {len(split.test)} test sequences ({args.protocol}, seed {args.seed})")
+    print(
+        f"wrote {args.out}: {len(split.train)} train / {len(split.test)} test sequences ({args.protocol}, seed {args.seed})"
+    )
     return 0
 
 
@@ -172,7 +195,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['run']:<40} val {r['val_acc']:.4f}  test {r['test_acc']:.4f}  {r['seconds_per_epoch']:.2f} s/epoch")
     best = max(rows, key=lambda r: r["val_acc"])
-    print(f"selected by validation: {best['run']} (test {best['test_acc']:.4f}); wrote sweep.csv, sweep.json, sweep.png in {out_dir}")
+    print(
+        f"selected by validation: {best['run']} (test {best['test_acc']:.4f}); wrote sweep.csv, sweep.json, sweep.png in {out_dir}"
+    )
     return 0
 
 
@@ -193,21 +218,29 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_table(args: argparse.Namespace) -> int:
     from .runs import RunDir, describe
 
-    rows = ["| run | model | protocol | seed | sizes (train/val/test) | best epoch | val acc | test acc (best val) | test acc (last epoch) | s/epoch |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    rows = [
+        "| run | model | protocol | seed | sizes (train/val/test) | best epoch | val acc | test acc (best val) | test acc (last epoch) | s/epoch |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in args.runs:
         run = RunDir(r)
         if not run.finished() and run.epochs_done():
-            rows.append(f"| {Path(r).name} | unfinished: {run.epochs_done()} epoch(s) in metrics.csv, no results.json | | | | | | | | |")
+            rows.append(
+                f"| {Path(r).name} | unfinished: {run.epochs_done()} epoch(s) in metrics.csv, no results.json | | | | | | | | |"
+            )
             continue
         res = run.read_results()
         if "folds" in res:
-            rows.append(f"| {Path(r).name} | | cross-subject | | | | | {res['test_acc_mean']:.4f} +- {res['test_acc_std']:.4f} | | |")
+            rows.append(
+                f"| {Path(r).name} | | cross-subject | | | | | {res['test_acc_mean']:.4f} +- {res['test_acc_std']:.4f} | | |"
+            )
             continue
         z = res["sizes"]
-        rows.append(f"| {Path(r).name} | {describe(run.read_config())} | {res['protocol']} | {res['seed']} | {z['train']}/{z['val']}/{z['test']} | "
-                    f"{res['best_epoch']}/{res['epochs_run']} | {res['val_acc']:.4f} | {res['test_acc']:.4f} | "
-                    f"{res['test_acc_last_epoch']:.4f} | {res['seconds_per_epoch']:.2f} |")  # fmt: skip
+        rows.append(
+            f"| {Path(r).name} | {describe(run.read_config())} | {res['protocol']} | {res['seed']} | {z['train']}/{z['val']}/{z['test']} | "
+            f"{res['best_epoch']}/{res['epochs_run']} | {res['val_acc']:.4f} | {res['test_acc']:.4f} | "
+            f"{res['test_acc_last_epoch']:.4f} | {res['seconds_per_epoch']:.2f} |"
+        )
     print("\n".join(rows))
     return 0
 
@@ -216,7 +249,9 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="handrnn", description="Hand action recognition from 3D hand skeletons with RNNs.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="inspect or convert a dataset").add_subparsers(dest="data_command", required=True)
+    data = sub.add_parser("data", help="inspect or convert a dataset").add_subparsers(
+        dest="data_command", required=True
+    )
     s = data.add_parser("summary", help="counts, per-class and per-subject numbers, length statistics")
     c = data.add_parser("convert", help="write a CW3 container (.npz safe, or .pkl) from an FPHA tree or container")
     for q in (s, c):
@@ -230,6 +265,11 @@ def get_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_convert)
 
     t = sub.add_parser("train", help="train a model; writes a run folder")
+    t.add_argument(
+        "--preset",
+        help="a shipped config (best: handrnn's most accurate recipe; see docs/accuracy.md); "
+        "--config and flags override it",
+    )
     t.add_argument("--config", help="YAML file of Config fields; flags override it")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     add_config_flags(t)
@@ -243,8 +283,14 @@ def get_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     sw = sub.add_parser("sweep", help="train every point of a grid of config values; table and figure of the results")
-    sw.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2",
-                    help="values of one Config field (repeat for a product grid), e.g. --grid num-units=64,128,256")
+    sw.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="values of one Config field (repeat for a product grid), e.g. --grid num-units=64,128,256",
+    )
+    sw.add_argument("--preset", help="a shipped base config (see handrnn train --help)")
     sw.add_argument("--config", help="YAML file of the base config; flags override it")
     add_config_flags(sw)
     sw.set_defaults(func=cmd_sweep)
@@ -259,7 +305,9 @@ def get_parser() -> argparse.ArgumentParser:
     tb.add_argument("runs", nargs="+", help="run folders")
     tb.set_defaults(func=cmd_table)
 
-    pr = sub.add_parser("predict", help="classify skeleton files (FPHA skeleton.txt, or .npy [T, 63]) with a trained run")
+    pr = sub.add_parser(
+        "predict", help="classify skeleton files (FPHA skeleton.txt, or .npy [T, 63]) with a trained run"
+    )
     pr.add_argument("run", help="run folder")
     pr.add_argument("files", nargs="+", help="skeleton.txt files or .npy arrays")
     pr.add_argument("--checkpoint", choices=["best", "last"], default="best")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,60 +29,65 @@ FEATURE_NAMES = ("xyz", "pose", "vel", "vel4", "bones", "dirs", "dists", "angles
 JOINT_FEATURES = ("xyz", "pose", "vel", "vel4")  # [T, 21, 3] each: the HRNN can split them by finger
 
 
+def opt(default: Any, help: str) -> Any:
+    """A Config field with its documentation, which becomes the flag's --help text."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class Config:
     # data
-    data: str = ""  # FPHA folder, .npz container, or .pkl (with allow_pickle); "" = $HANDRNN_DATA
-    allow_pickle: bool = False  # unpickling runs code from the file: only for files you trust
-    on_bad: str = "error"  # a malformed FPHA file: error (stop) | skip (leave it out, report it)
-    protocol: str = "cw3"  # cw3 (950/225, 5 test per action) | 1:1 (official 600/575) | cross-subject
-    fold: int = 0  # cross-subject: 0 = all six folds, s = leave out subject s only
-    val_fraction: float = 0.1  # carved from training, stratified, for model selection
-    normalise: str = "zscore"  # none | zscore | hand (xyz only) (fitted on training data only)
-    features: str = "xyz"  # comma list: xyz (CW3) pose vel vel4 bones dirs dists angles (docs/accuracy.md)
-    lengths: str = "bucket"  # pad (CW3: all to the dataset maximum, masked) | bucket | pack
+    data: str = opt("", 'FPHA folder, .npz container, or .pkl (with allow_pickle); "" = $HANDRNN_DATA')
+    allow_pickle: bool = opt(False, "unpickling runs code from the file: only for files you trust")
+    on_bad: str = opt("error", "a malformed FPHA file: error (stop) | skip (leave it out, report it)")
+    protocol: str = opt("cw3", "cw3 (950/225, 5 test per action) | 1:1 (official 600/575) | 1:3 | 3:1 | cross-subject")
+    fold: int = opt(0, "cross-subject: 0 = all six folds, s = leave out subject s only")
+    val_fraction: float = opt(0.1, "carved from training, stratified, for model selection")
+    normalise: str = opt("zscore", "none | zscore | hand (xyz only) (fitted on training data only)")
+    features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 bones dirs dists angles (docs/accuracy.md)")
+    lengths: str = opt("bucket", "pad (CW3: all to the dataset maximum, masked) | bucket | pack")
     # model
-    model: str = "rnn"  # rnn (CW3 section 2) | hrnn (CW3 section 3)
-    cell: str = "gru"  # rnn: rnn (SimpleRNN) | gru | lstm; for hrnn, the finger level
-    num_units: int = 128  # rnn: hidden units per layer
-    depth: int = 1  # rnn: recurrent layers
-    cell2: str = "gru"  # hrnn: the hand level's cell
-    num_units1: int = 16  # hrnn: units of each finger's layer
-    num_units2: int = 0  # hrnn: units of the hand layer; 0 = 10 x num_units1 (CW3)
-    fused: bool = True  # hrnn: GRU/SimpleRNN layers through handrnn's grouped kernel; off: PyTorch layers, one per finger
-    bidirectional: bool = False  # rnn: each layer also reads the sequence backwards from its true last frame
-    pool: str = "last"  # last (CW3: state at the last frame) | mean | max | attention over valid frames
-    layer_norm: bool = False  # layer norm on the pooled features before dropout
-    dropout: float = 0.2  # before the classifier (CW3 gives no rate)
+    model: str = opt("rnn", "rnn (CW3 section 2) | hrnn (CW3 section 3)")
+    cell: str = opt("gru", "rnn: rnn (SimpleRNN) | gru | lstm; for hrnn, the finger level")
+    num_units: int = opt(128, "rnn: hidden units per layer")
+    depth: int = opt(1, "rnn: recurrent layers")
+    cell2: str = opt("gru", "hrnn: the hand level's cell")
+    num_units1: int = opt(16, "hrnn: units of each finger's layer")
+    num_units2: int = opt(0, "hrnn: units of the hand layer; 0 = 10 x num_units1 (CW3)")
+    fused: bool = opt(True, "hrnn: GRU/SimpleRNN layers through the grouped kernel; off: one PyTorch layer per finger")
+    bidirectional: bool = opt(False, "rnn: each layer also reads the sequence backwards from its true last frame")
+    pool: str = opt("last", "last (CW3: state at the last frame) | mean | max | attention over valid frames")
+    layer_norm: bool = opt(False, "layer norm on the pooled features before dropout")
+    dropout: float = opt(0.2, "before the classifier (CW3 gives no rate)")
+    members: int = opt(1, "an ensemble of this many networks trained together; their probabilities are averaged")
     # augmentation of training sequences, on the fly (0 = off)
-    speed: float = 0.0  # play speed factor log-uniform in [1/(1+s), 1+s]
-    crop: float = 0.0  # keep a random window of at least 1 - crop of the frames
-    drop: float = 0.0  # leave out each frame with this probability
-    rotate: float = 0.0  # random 3D rotation up to this many degrees
-    scale: float = 0.0  # scale by a factor in [1 - scale, 1 + scale]
-    jitter: float = 0.0  # Gaussian noise on every coordinate, millimetres
+    speed: float = opt(0.0, "play speed factor log-uniform in [1/(1+s), 1+s]")
+    crop: float = opt(0.0, "keep a random window of at least 1 - crop of the frames")
+    drop: float = opt(0.0, "leave out each frame with this probability")
+    rotate: float = opt(0.0, "random 3D rotation up to this many degrees")
+    scale: float = opt(0.0, "scale by a factor in [1 - scale, 1 + scale]")
+    jitter: float = opt(0.0, "Gaussian noise on every coordinate, millimetres")
     # optimisation (CW3 defaults)
-    batch_size: int = 50
-    lr: float = 1e-3
-    epochs: int = 50
-    optimizer: str = "adam"  # adam (CW3) | adamw (decoupled weight decay)
-    weight_decay: float = 0.0
-    schedule: str = "constant"  # learning rate over training: constant | cosine | onecycle (both per batch)
-    warmup: int = 0  # epochs of linear warm-up (cosine)
-    label_smoothing: float = 0.0  # cross-entropy label smoothing
-    ema: float = 0.0  # decay of an exponential moving average of the weights, used to validate and test; 0 = off
-    grad_clip: float = 5.0  # max gradient norm; 0 = off
-    patience: int = 0  # stop after this many epochs without a better validation score; 0 = never
+    batch_size: int = opt(50, "sequences per training batch (CW3: 50)")
+    lr: float = opt(1e-3, "learning rate (CW3: 1e-3)")
+    epochs: int = opt(50, "training epochs (CW3: 50)")
+    optimizer: str = opt("adam", "adam (CW3) | adamw (decoupled weight decay)")
+    weight_decay: float = opt(0.0, "L2 penalty (adam) or decoupled weight decay (adamw)")
+    schedule: str = opt("constant", "learning rate over training: constant | cosine | onecycle (both per batch)")
+    warmup: int = opt(0, "epochs of linear warm-up (cosine)")
+    label_smoothing: float = opt(0.0, "cross-entropy label smoothing")
+    ema: float = opt(0.0, "decay of an exponential moving average of the weights, used to validate and test; 0 = off")
+    grad_clip: float = opt(5.0, "max gradient norm; 0 = off")
+    patience: int = opt(0, "stop after this many epochs without a better validation score; 0 = never")
     # run
-    seed: int = 0  # fixes the split, the initial weights, the batch order and dropout
-    threads: int = 0  # torch CPU threads; 0 = PyTorch's default
-    test_every_epoch: bool = False  # also log test accuracy per epoch (CW3's curves); never used to select
-    out: str = "runs"  # parent folder of run folders
-    name: str = ""  # run folder name; "" = generated from the config
+    seed: int = opt(0, "fixes the split, the initial weights, the batch order and dropout")
+    threads: int = opt(0, "torch CPU threads; 0 = PyTorch's default")
+    test_every_epoch: bool = opt(False, "also log test accuracy per epoch (CW3's curves); never used to select")
+    out: str = opt("runs", "parent folder of run folders")
+    name: str = opt("", 'run folder name; "" = generated from the config')
 
     def units2(self) -> int:
         return self.num_units2 or 10 * self.num_units1
-
 
     def feature_names(self) -> tuple[str, ...]:
         """The features field as names in canonical order (per-joint first)."""
@@ -91,13 +96,30 @@ class Config:
 
 
 CHOICES = {
-    "on_bad": ON_BAD, "protocol": PROTOCOLS, "normalise": NORMALISATIONS, "lengths": LENGTH_MODES,
-    "model": MODEL_NAMES, "cell": CELL_NAMES, "cell2": CELL_NAMES, "pool": POOLS, "optimizer": OPTIMIZERS,
+    "on_bad": ON_BAD,
+    "protocol": PROTOCOLS,
+    "normalise": NORMALISATIONS,
+    "lengths": LENGTH_MODES,
+    "model": MODEL_NAMES,
+    "cell": CELL_NAMES,
+    "cell2": CELL_NAMES,
+    "pool": POOLS,
+    "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
-}  # fmt: skip
-POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs")
-NOT_NEGATIVE = ("num_units2", "patience", "threads", "fold", "weight_decay", "grad_clip", "warmup", "speed", "rotate",
-                "jitter")  # fmt: skip
+}
+POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
+NOT_NEGATIVE = (
+    "num_units2",
+    "patience",
+    "threads",
+    "fold",
+    "weight_decay",
+    "grad_clip",
+    "warmup",
+    "speed",
+    "rotate",
+    "jitter",
+)
 FRACTIONS = ("dropout", "crop", "drop", "scale", "label_smoothing", "ema")  # each in [0, 1)
 
 
@@ -139,8 +161,10 @@ def validate_model_inputs(cfg: Config) -> None:
         raise HandRNNError("config: normalise = 'hand' reads raw coordinates; use it with features = 'xyz' only")
     if cfg.model == "hrnn":
         if not set(names) <= set(JOINT_FEATURES):
-            raise HandRNNError(f"config: the hrnn splits its input by finger, so its features must be per joint "
-                               f"({', '.join(JOINT_FEATURES)}), got {cfg.features!r}")  # fmt: skip
+            raise HandRNNError(
+                f"config: the hrnn splits its input by finger, so its features must be per joint "
+                f"({', '.join(JOINT_FEATURES)}), got {cfg.features!r}"
+            )
         if cfg.bidirectional:
             raise HandRNNError("config: bidirectional applies to model rnn only")
 
@@ -182,8 +206,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise HandRNNError(f"{path}: a config file must be a mapping of key: value")
     if "allow_pickle" in raw:
-        raise HandRNNError(f"{path}: allow_pickle can only be given on the command line (--allow-pickle), "
-                           "so that a config file cannot make handrnn run code from a pickle")  # fmt: skip
+        raise HandRNNError(
+            f"{path}: allow_pickle can only be given on the command line (--allow-pickle), "
+            "so that a config file cannot make handrnn run code from a pickle"
+        )
     return {k: coerce(str(k), v, str(path)) for k, v in raw.items()}
 
 

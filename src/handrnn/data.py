@@ -37,7 +37,9 @@ def protocol_splits(data: HandActions, protocol: str, seed: int) -> list[Split]:
     if protocol == "1:1":
         train, test = np.flatnonzero(data.split == TRAIN), np.flatnonzero(data.split == TEST)
         if len(train) == 0 or len(test) == 0:
-            raise HandRNNError("protocol 1:1 needs the split that comes with the data (FPHA's split file or a CW3 container)")
+            raise HandRNNError(
+                "protocol 1:1 needs the split that comes with the data (FPHA's split file or a CW3 container)"
+            )
         return [Split("1:1", train, test)]
     if protocol in RATIO_PROTOCOLS:
         return [ratio_split(data.labels, RATIO_PROTOCOLS[protocol], seed, protocol)]
@@ -45,7 +47,10 @@ def protocol_splits(data: HandActions, protocol: str, seed: int) -> list[Split]:
         subjects = np.unique(data.subjects)
         if (subjects <= 0).any() or len(subjects) < 2:
             raise HandRNNError("protocol cross-subject needs subject ids (read the FPHA tree, not a CW3 container)")
-        return [Split(f"subject{s}", np.flatnonzero(data.subjects != s), np.flatnonzero(data.subjects == s)) for s in subjects]
+        return [
+            Split(f"subject{s}", np.flatnonzero(data.subjects != s), np.flatnonzero(data.subjects == s))
+            for s in subjects
+        ]
     raise HandRNNError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
@@ -56,7 +61,9 @@ def cw3_split(labels: np.ndarray, seed: int, per_class: int = CW3_TEST_PER_CLASS
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
         if len(members) <= per_class:
-            raise HandRNNError(f"protocol cw3 needs more than {per_class} sequences of each action; class {c} has {len(members)}")
+            raise HandRNNError(
+                f"protocol cw3 needs more than {per_class} sequences of each action; class {c} has {len(members)}"
+            )
         test.extend(rng.choice(members, per_class, replace=False))
     test = np.sort(np.array(test, dtype=np.int64))
     return Split("cw3", np.setdiff1d(np.arange(len(labels)), test), test)
@@ -69,14 +76,18 @@ def ratio_split(labels: np.ndarray, train_fraction: float, seed: int, name: str)
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
         if len(members) < 2:
-            raise HandRNNError(f"protocol {name} needs at least 2 sequences of each action; class {c} has {len(members)}")
+            raise HandRNNError(
+                f"protocol {name} needs at least 2 sequences of each action; class {c} has {len(members)}"
+            )
         k = min(max(int(round(train_fraction * len(members))), 1), len(members) - 1)
         train.extend(members[:k])
     train = np.sort(np.array(train, dtype=np.int64))
     return Split(name, train, np.setdiff1d(np.arange(len(labels)), train))
 
 
-def carve_validation(labels: np.ndarray, train: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def carve_validation(
+    labels: np.ndarray, train: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified (train, val) indices from `train`: about `fraction` of each class goes to validation."""
     if fraction <= 0:
         return train, train[:0]
@@ -139,8 +150,21 @@ class Encoder:
     normaliser: Normaliser
 
     @classmethod
-    def fit(cls, names: Sequence[str], normalise: str, sequences: list[np.ndarray]) -> Encoder:
+    def fit(
+        cls,
+        names: Sequence[str],
+        normalise: str,
+        sequences: list[np.ndarray],
+        augment: Augmentation | None = None,
+        seed: int = 0,
+    ) -> Encoder:
+        """Fit the normaliser on the sequences as training will show them: one augmented variant of each
+        when there is augmentation (a near-constant feature, such as a distance within the rigid palm, would
+        otherwise be divided by a tiny spread that jitter then blows up)."""
         names = tuple(names)
+        if augment:
+            rng = np.random.default_rng([seed, 7])
+            sequences = [augment(s, rng) for s in sequences]
         return cls(names, Normaliser.fit(normalise, [features.encode(s, names) for s in sequences]))
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
@@ -168,8 +192,9 @@ class SequenceSet:
     def __len__(self) -> int:
         return len(self.y)
 
-    def batch(self, index: np.ndarray, pad_to: int | None = None,
-              rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    def batch(
+        self, index: np.ndarray, pad_to: int | None = None, rng: np.random.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x [B, T, D] padded with PAD_VALUE to the batch maximum or `pad_to`, lengths [B], y [B])."""
         if self.augment is not None:
             if rng is None:
@@ -184,8 +209,9 @@ class SequenceSet:
         return x, lengths, self.y[index]
 
 
-def batch_indices(lengths: np.ndarray, batch_size: int, mode: str, rng: np.random.Generator | None,
-                  jitter: float = 0.2) -> list[np.ndarray]:  # fmt: skip
+def batch_indices(
+    lengths: np.ndarray, batch_size: int, mode: str, rng: np.random.Generator | None, jitter: float = 0.2
+) -> list[np.ndarray]:
     """Split range(len(lengths)) into batches; rng=None means a fixed evaluation order.
 
     pad/pack: random batches. bucket: batches of similar length (sorted by length times a random

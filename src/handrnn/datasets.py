@@ -83,8 +83,7 @@ def parse_skeleton(path: Path) -> np.ndarray | None:
             continue
         if len(tokens) != NUM_FEATURES + 1:
             raise HandRNNError(
-                f"{path}:{n}: expected {NUM_FEATURES + 1} columns (frame number + 21 joints x 3), "
-                f"found {len(tokens)}"
+                f"{path}:{n}: expected {NUM_FEATURES + 1} columns (frame number + 21 joints x 3), found {len(tokens)}"
             )
         rows.append((n, tokens))
     if not rows:
@@ -148,7 +147,9 @@ def read_split_file(path: Path) -> dict[str, tuple[int, int, int]]:
         counts[part] += 1
     for p, want in expected.items():
         if counts[p] != want:
-            raise HandRNNError(f"{path}: header promises {want} {'training' if p == TRAIN else 'test'} entries, found {counts[p]}")
+            raise HandRNNError(
+                f"{path}: header promises {want} {'training' if p == TRAIN else 'test'} entries, found {counts[p]}"
+            )
     if not entries:
         raise HandRNNError(f"{path}: no entries")
     return entries
@@ -295,10 +296,18 @@ def _ragged_to_arrays(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def _arrays_to_ragged(values: np.ndarray, offsets: np.ndarray, where: str) -> list[np.ndarray]:
     if values.dtype.kind not in "fiu" or offsets.dtype.kind not in "iu":
-        raise HandRNNError(f"{where}: values must be numbers and offsets integers, found {values.dtype} and {offsets.dtype}")
+        raise HandRNNError(
+            f"{where}: values must be numbers and offsets integers, found {values.dtype} and {offsets.dtype}"
+        )
     if values.ndim != 2 or values.shape[1] != NUM_FEATURES:
         raise HandRNNError(f"{where}: values must be [frames, {NUM_FEATURES}], found shape {values.shape}")
-    if offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets) < 1).any():
+    if (
+        offsets.ndim != 1
+        or len(offsets) == 0
+        or offsets[0] != 0
+        or offsets[-1] != len(values)
+        or (np.diff(offsets) < 1).any()
+    ):
         raise HandRNNError(f"{where}: offsets must rise from 0 to the number of frames, each sequence non-empty")
     return [values[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
@@ -310,9 +319,16 @@ def save_npz(path: Path, data: HandActions) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(
-        tmp, values=values, offsets=offsets, labels=data.labels, actions=np.array(data.actions),
-        ids=np.array(data.ids), subjects=data.subjects, split=data.split, skipped=np.array(data.skipped, dtype=str),
-    )  # fmt: skip
+        tmp,
+        values=values,
+        offsets=offsets,
+        labels=data.labels,
+        actions=np.array(data.actions),
+        ids=np.array(data.ids),
+        subjects=data.subjects,
+        split=data.split,
+        skipped=np.array(data.skipped, dtype=str),
+    )
     os.replace(tmp, path)
 
 
@@ -331,18 +347,28 @@ def load_npz(path: Path) -> HandActions:
         _require(arrays, need, path)
         seqs = _arrays_to_ragged(arrays["values"], arrays["offsets"], str(path))
         data = HandActions(
-            sequences=seqs, labels=arrays["labels"].astype(np.int64), actions=[str(a) for a in arrays["actions"]],
-            ids=[str(i) for i in arrays["ids"]], subjects=arrays["subjects"].astype(np.int64),
-            split=arrays["split"].astype(np.int8), skipped=[str(s) for s in arrays.get("skipped", [])],
-        )  # fmt: skip
+            sequences=seqs,
+            labels=arrays["labels"].astype(np.int64),
+            actions=[str(a) for a in arrays["actions"]],
+            ids=[str(i) for i in arrays["ids"]],
+            subjects=arrays["subjects"].astype(np.int64),
+            split=arrays["split"].astype(np.int8),
+            skipped=[str(s) for s in arrays.get("skipped", [])],
+        )
         _validate(data, str(path))
         return data
-    _require(arrays, ["x_train_values", "x_train_offsets", "x_test_values", "x_test_offsets", "y_train", "y_test", "actions"], path)
+    _require(
+        arrays,
+        ["x_train_values", "x_train_offsets", "x_test_values", "x_test_offsets", "y_train", "y_test", "actions"],
+        path,
+    )
     cw3 = {
         "x_train": _arrays_to_ragged(arrays["x_train_values"], arrays["x_train_offsets"], f"{path}: x_train"),
         "x_test": _arrays_to_ragged(arrays["x_test_values"], arrays["x_test_offsets"], f"{path}: x_test"),
-        "y_train": arrays["y_train"], "y_test": arrays["y_test"], "actions": list(arrays["actions"]),
-    }  # fmt: skip
+        "y_train": arrays["y_train"],
+        "y_test": arrays["y_test"],
+        "actions": list(arrays["actions"]),
+    }
     return from_cw3_dict(cw3, str(path))
 
 
@@ -395,9 +421,13 @@ def from_cw3_dict(d: dict, where: str) -> HandActions:
             ids.append(f"{part}/{i}")
             split.append(code)
     data = HandActions(
-        sequences=seqs, labels=np.array(labels, dtype=np.int64), actions=actions, ids=ids,
-        subjects=np.zeros(len(seqs), dtype=np.int64), split=np.array(split, dtype=np.int8),
-    )  # fmt: skip
+        sequences=seqs,
+        labels=np.array(labels, dtype=np.int64),
+        actions=actions,
+        ids=ids,
+        subjects=np.zeros(len(seqs), dtype=np.int64),
+        split=np.array(split, dtype=np.int8),
+    )
     _validate(data, where)
     return data
 
@@ -420,7 +450,9 @@ def write_cw3(path: Path, d: dict) -> None:
     if path.suffix == ".pkl":
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as f:
-            pickle.dump({**d, "x_train": np.array(d["x_train"], dtype=object), "x_test": np.array(d["x_test"], dtype=object)}, f)
+            pickle.dump(
+                {**d, "x_train": np.array(d["x_train"], dtype=object), "x_test": np.array(d["x_test"], dtype=object)}, f
+            )
         os.replace(tmp, path)
         return
     if path.suffix != ".npz":
@@ -428,8 +460,16 @@ def write_cw3(path: Path, d: dict) -> None:
     xv, xo = _ragged_to_arrays(d["x_train"])
     tv, to = _ragged_to_arrays(d["x_test"])
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, x_train_values=xv, x_train_offsets=xo, x_test_values=tv, x_test_offsets=to,
-             y_train=np.asarray(d["y_train"]), y_test=np.asarray(d["y_test"]), actions=np.array(d["actions"]))  # fmt: skip
+    np.savez(
+        tmp,
+        x_train_values=xv,
+        x_train_offsets=xo,
+        x_test_values=tv,
+        x_test_offsets=to,
+        y_train=np.asarray(d["y_train"]),
+        y_test=np.asarray(d["y_test"]),
+        actions=np.array(d["actions"]),
+    )
     os.replace(tmp, path)
 
 

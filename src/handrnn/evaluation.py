@@ -12,9 +12,9 @@ from .config import from_dict
 from .data import Encoder, Normaliser, SequenceSet
 from .datasets import HandActions, load_data, parse_skeleton
 from .errors import HandRNNError
+from .metrics import classification_report
 from .models import build_model
 from .plots import plot_confusion
-from .report import classification_report
 from .runs import RunDir
 from .skeleton import NUM_FEATURES
 from .train import predict
@@ -36,7 +36,9 @@ def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
     where = {sid: i for i, sid in enumerate(data.ids)}
     missing = [sid for sid in ids if sid not in where]
     if missing:
-        raise HandRNNError(f"the data lacks {len(missing)} {part} sequence(s) of this run, e.g. {missing[0]}: is it the same dataset?")
+        raise HandRNNError(
+            f"the data lacks {len(missing)} {part} sequence(s) of this run, e.g. {missing[0]}: is it the same dataset?"
+        )
     return np.array([where[sid] for sid in ids], dtype=np.int64)
 
 
@@ -68,8 +70,16 @@ def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.
         for row, i in enumerate(index):
             y, p = int(data.labels[i]), int(logits[row].argmax())
             if y != p:
-                w.writerow([data.ids[i], len(data.sequences[i]), data.actions[y], data.actions[p],
-                            f"{probs[row, p]:.3f}", f"{probs[row, y]:.3f}"])  # fmt: skip
+                w.writerow(
+                    [
+                        data.ids[i],
+                        len(data.sequences[i]),
+                        data.actions[y],
+                        data.actions[p],
+                        f"{probs[row, p]:.3f}",
+                        f"{probs[row, y]:.3f}",
+                    ]
+                )
 
 
 def read_sequence(path: Path) -> np.ndarray:
@@ -86,7 +96,9 @@ def read_sequence(path: Path) -> np.ndarray:
         if x.ndim == 3 and x.shape[1:] == (NUM_FEATURES // 3, 3):
             x = x.reshape(len(x), NUM_FEATURES)
         if x.dtype.kind not in "fiu" or x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
-            raise HandRNNError(f"{path}: expected a numeric array [T, {NUM_FEATURES}] with T >= 1, found {x.dtype} {x.shape}")
+            raise HandRNNError(
+                f"{path}: expected a numeric array [T, {NUM_FEATURES}] with T >= 1, found {x.dtype} {x.shape}"
+            )
         if not np.isfinite(x).all():
             raise HandRNNError(f"{path}: holds NaN or infinite values")
         return x.astype(np.float32)
@@ -96,7 +108,9 @@ def read_sequence(path: Path) -> np.ndarray:
     return x
 
 
-def predict_files(run_dir: Path, paths: list[Path], *, checkpoint: str = "best", top: int = 3) -> list[tuple[Path, list]]:
+def predict_files(
+    run_dir: Path, paths: list[Path], *, checkpoint: str = "best", top: int = 3
+) -> list[tuple[Path, list]]:
     """[(path, [(action, probability), ...top])] for each file, best first. All files are read before any is classified."""
     model, encoder, state = load_model(run_dir, checkpoint)
     seqs = [read_sequence(p) for p in paths]

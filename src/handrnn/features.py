@@ -82,15 +82,21 @@ def angles(joints: np.ndarray) -> np.ndarray:
 
 
 PER_JOINT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "xyz": xyz, "pose": pose, "vel": velocity, "vel4": long_velocity,
-}  # fmt: skip
+    "xyz": xyz,
+    "pose": pose,
+    "vel": velocity,
+    "vel4": long_velocity,
+}
 GLOBAL: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "bones": bones, "dirs": bone_directions, "dists": distances, "angles": angles,
-}  # fmt: skip
+    "bones": bones,
+    "dirs": bone_directions,
+    "dists": distances,
+    "angles": angles,
+}
 
 
 def parse(spec: str) -> tuple[str, ...]:
-    """"pose,vel" -> ("pose", "vel") in the canonical order (per-joint first), each name once."""
+    """ "pose,vel" -> ("pose", "vel") in the canonical order (per-joint first), each name once."""
     names = {n.strip() for n in spec.split(",") if n.strip()}
     unknown = names - set(PER_JOINT) - set(GLOBAL)
     if unknown or not names:

@@ -86,17 +86,30 @@ class RNNClassifier(nn.Module):
     normalises the pooled features.
     """
 
-    def __init__(self, *, num_classes: int = 45, input_size: int = NUM_FEATURES, cell: str = "gru", num_units: int = 128,
-                 depth: int = 1, dropout: float = 0.2, bidirectional: bool = False, pool: str = "last",
-                 layer_norm: bool = False, pack_sequences: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        num_classes: int = 45,
+        input_size: int = NUM_FEATURES,
+        cell: str = "gru",
+        num_units: int = 128,
+        depth: int = 1,
+        dropout: float = 0.2,
+        bidirectional: bool = False,
+        pool: str = "last",
+        layer_norm: bool = False,
+        pack_sequences: bool = False,
+    ):
         super().__init__()
         self.pack_sequences, self.bidirectional, self.pool_kind = pack_sequences, bidirectional, pool
         inner_dropout = dropout if depth > 1 else 0.0
         if bidirectional:
             self.layers = nn.ModuleList(
-                nn.ModuleList(CELLS[cell](input_size if i == 0 else 2 * num_units, num_units, batch_first=True) for _ in range(2))
+                nn.ModuleList(
+                    CELLS[cell](input_size if i == 0 else 2 * num_units, num_units, batch_first=True) for _ in range(2)
+                )
                 for i in range(depth)
-            )  # fmt: skip
+            )
             self.inner_dropout = nn.Dropout(inner_dropout)
         else:
             self.rnn = CELLS[cell](input_size, num_units, num_layers=depth, batch_first=True, dropout=inner_dropout)
@@ -167,7 +180,9 @@ class FingerRNN(nn.Module):
     oneDNN LSTM measured faster than fusing it), five PyTorch layers run one after another.
     """
 
-    def __init__(self, *, cell: str = "gru", units: int = 16, fused: bool = True, finger_input: int = FINGER_JOINTS * NUM_COORDS):
+    def __init__(
+        self, *, cell: str = "gru", units: int = 16, fused: bool = True, finger_input: int = FINGER_JOINTS * NUM_COORDS
+    ):
         super().__init__()
         self.cell, self.units, self.fused, self.finger_input = cell, units, fused, finger_input
         g = GATES[cell] * units
@@ -192,8 +207,12 @@ class FingerRNN(nn.Module):
         weights -> (output, state)."""
         if not hasattr(self, "_template"):  # a plain attribute, not a submodule: it holds no state
             object.__setattr__(self, "_template", CELLS[self.cell](self.finger_input, self.units, batch_first=True))
-        weights = {"weight_ih_l0": self.weight_ih[f], "weight_hh_l0": self.weight_hh[f],
-                   "bias_ih_l0": self.bias_ih[f], "bias_hh_l0": self.bias_hh[f]}  # fmt: skip
+        weights = {
+            "weight_ih_l0": self.weight_ih[f],
+            "weight_hh_l0": self.weight_hh[f],
+            "bias_ih_l0": self.bias_ih[f],
+            "bias_hh_l0": self.bias_hh[f],
+        }
         return functional_call(self._template, weights, (x,) if hx is None else (x, hx))
 
     def _five_layers(self, x: torch.Tensor | PackedSequence, states=None):
@@ -231,9 +250,21 @@ class HRNN(nn.Module):
     hand layer (the reference). Both read the same parameters, so a checkpoint runs either way.
     """
 
-    def __init__(self, *, num_classes: int = 45, cell1: str = "gru", cell2: str = "gru", num_units1: int = 16,
-                 num_units2: int = 160, dropout: float = 0.2, fused: bool = True, pack_sequences: bool = False,
-                 joint_channels: int = NUM_COORDS, pool: str = "last", layer_norm: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        num_classes: int = 45,
+        cell1: str = "gru",
+        cell2: str = "gru",
+        num_units1: int = 16,
+        num_units2: int = 160,
+        dropout: float = 0.2,
+        fused: bool = True,
+        pack_sequences: bool = False,
+        joint_channels: int = NUM_COORDS,
+        pool: str = "last",
+        layer_norm: bool = False,
+    ):
         super().__init__()
         self.pack_sequences, self.cell2 = pack_sequences, cell2
         cols = [c for f in range(NUM_FINGERS) for c in finger_feature_indices(f, joint_channels)]
@@ -296,16 +327,71 @@ class HRNN(nn.Module):
         return self.forward_head(out[:, -1]), (fingers, hand)
 
 
+class Ensemble(nn.Module):
+    """Several models as one predictor: the mean of their probabilities. Trained together, each member on
+    its own loss (`forward_members`), from its own initial weights and dropout."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    @property
+    def num_classes(self) -> int:
+        return self.members[0].num_classes
+
+    def forward_members(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x [B, T, D], lengths [B] -> each member's logits [M, B, C]."""
+        return torch.stack([m(x, lengths) for m in self.members])
+
+    @staticmethod
+    def combine(member_logits: torch.Tensor) -> torch.Tensor:
+        """[M, B, C] -> [B, C] logits whose softmax is the members' mean probability."""
+        return member_logits.log_softmax(-1).logsumexp(0) - math.log(member_logits.shape[0])
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.combine(self.forward_members(x, lengths))
+
+    def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
+        states = state if state is not None else [None] * len(self.members)
+        outs = [m.stream(x, s) for m, s in zip(self.members, states)]
+        return self.combine(torch.stack([o[0] for o in outs])), [o[1] for o in outs]
+
+
 MODELS = {"rnn": RNNClassifier, "hrnn": HRNN}
 
 
 def build_model(cfg: Config, num_classes: int) -> nn.Module:
-    """The model that `cfg` describes, for inputs encoded with cfg's features."""
+    """The model that `cfg` describes, for inputs encoded with cfg's features: one network, or an
+    Ensemble of cfg.members networks."""
+    if cfg.members > 1:
+        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)])
+    return build_one(cfg, num_classes)
+
+
+def build_one(cfg: Config, num_classes: int) -> nn.Module:
     names = cfg.feature_names()
-    common = {"num_classes": num_classes, "dropout": cfg.dropout, "pack_sequences": cfg.lengths == "pack",
-              "pool": cfg.pool, "layer_norm": cfg.layer_norm}  # fmt: skip
+    common = {
+        "num_classes": num_classes,
+        "dropout": cfg.dropout,
+        "pack_sequences": cfg.lengths == "pack",
+        "pool": cfg.pool,
+        "layer_norm": cfg.layer_norm,
+    }
     if cfg.model == "hrnn":
-        return MODELS["hrnn"](cell1=cfg.cell, cell2=cfg.cell2, num_units1=cfg.num_units1, num_units2=cfg.units2(),
-                              fused=cfg.fused, joint_channels=features.joint_channels(names), **common)  # fmt: skip
-    return MODELS["rnn"](input_size=features.size(names), cell=cfg.cell, num_units=cfg.num_units, depth=cfg.depth,
-                         bidirectional=cfg.bidirectional, **common)  # fmt: skip
+        return MODELS["hrnn"](
+            cell1=cfg.cell,
+            cell2=cfg.cell2,
+            num_units1=cfg.num_units1,
+            num_units2=cfg.units2(),
+            fused=cfg.fused,
+            joint_channels=features.joint_channels(names),
+            **common,
+        )
+    return MODELS["rnn"](
+        input_size=features.size(names),
+        cell=cfg.cell,
+        num_units=cfg.num_units,
+        depth=cfg.depth,
+        bidirectional=cfg.bidirectional,
+        **common,
+    )

@@ -100,8 +100,16 @@ class _Grouped(torch.autograd.Function):
         return None, d_gi, dh, d_w, d_gh.sum((1, 2)), None, None
 
 
-def grouped_rnn(cell: str, x: torch.Tensor, lengths: torch.Tensor | None, w_ih: torch.Tensor, w_hh: torch.Tensor,
-                b_ih: torch.Tensor, b_hh: torch.Tensor, h0: torch.Tensor | None = None):  # fmt: skip
+def grouped_rnn(
+    cell: str,
+    x: torch.Tensor,
+    lengths: torch.Tensor | None,
+    w_ih: torch.Tensor,
+    w_hh: torch.Tensor,
+    b_ih: torch.Tensor,
+    b_hh: torch.Tensor,
+    h0: torch.Tensor | None = None,
+):
     """G layers of `cell` (rnn = tanh, gru) over x [B, T, G x I] (group g reads columns g*I:(g+1)*I),
     weights stacked per group: w_ih [G, K x H, I], w_hh [G, K x H, H], b_ih and b_hh [G, K x H] (K gates,
     torch's order); lengths [B] (None: all T frames); h0 [G, B, H] (None: zeros).

@@ -162,7 +162,10 @@ def default_name(cfg: Config) -> str:
 def summarise_folds(out_root: Path, results: list[dict]) -> dict:
     """Mean and std of the folds' test accuracy, written to the parent folder's results.json."""
     accs = np.array([r["test_acc"] for r in results])
-    summary = {"folds": {Path(r["run"]).name: r["test_acc"] for r in results},
-               "test_acc_mean": float(accs.mean()), "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0}  # fmt: skip
+    summary = {
+        "folds": {Path(r["run"]).name: r["test_acc"] for r in results},
+        "test_acc_mean": float(accs.mean()),
+        "test_acc_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+    }
     write_json(Path(out_root) / RESULTS, summary)
     return summary

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-JOINTS: tuple[str, ...] = (
-    "Wrist",
-    "TMCP", "IMCP", "MMCP", "RMCP", "PMCP",
-    "TPIP", "TDIP", "TTIP",
-    "IPIP", "IDIP", "ITIP",
-    "MPIP", "MDIP", "MTIP",
-    "RPIP", "RDIP", "RTIP",
-    "PPIP", "PDIP", "PTIP",
-)  # fmt: skip
+# Wrist, the five MCPs, then PIP, DIP, TIP of thumb, index, middle, ring, pinky (FPHA's official order).
+JOINTS: tuple[str, ...] = ("Wrist", "TMCP", "IMCP", "MMCP", "RMCP", "PMCP") + tuple(
+    f"{finger}{joint}" for finger in "TIMRP" for joint in ("PIP", "DIP", "TIP")
+)
 NUM_JOINTS = len(JOINTS)  # 21
 NUM_COORDS = 3  # x, y, z in millimetres
 NUM_FEATURES = NUM_JOINTS * NUM_COORDS  # 63 values per frame

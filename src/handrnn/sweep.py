@@ -71,8 +71,16 @@ def run_sweep(base: Config, grid: dict[str, list], data: HandActions, out_dir: P
         else:
             log.info(f"sweep point {i}/{len(points)}: {name}")
             results = fit(cfg, data, split, run_dir, resume=run_dir.has_checkpoint("last"))
-        rows.append({**{k: getattr(cfg, k) for k in grid}, "val_acc": results["val_acc"], "test_acc": results["test_acc"],
-                     "seconds_per_epoch": results["seconds_per_epoch"], "parameters": results["parameters"], "run": name})  # fmt: skip
+        rows.append(
+            {
+                **{k: getattr(cfg, k) for k in grid},
+                "val_acc": results["val_acc"],
+                "test_acc": results["test_acc"],
+                "seconds_per_epoch": results["seconds_per_epoch"],
+                "parameters": results["parameters"],
+                "run": name,
+            }
+        )
         write_table(out_dir, grid, rows)
     return rows
 
@@ -84,4 +92,6 @@ def write_table(out_dir: Path, grid: dict[str, list], rows: list[dict]) -> None:
         w.writeheader()
         w.writerows(rows)
     best = max(rows, key=lambda r: r["val_acc"])
-    (out_dir / "sweep.json").write_text(json.dumps({"grid": grid, "selected_by_val": best, "rows": rows}, indent=2) + "\n")
+    (out_dir / "sweep.json").write_text(
+        json.dumps({"grid": grid, "selected_by_val": best, "rows": rows}, indent=2) + "\n"
+    )

@@ -21,25 +21,40 @@ from .config import Config
 from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
-from .models import build_model
+from .models import Ensemble, build_model
 from .runs import RunDir
 
 log = logging.getLogger("handrnn")
 EVAL_BATCH = 256
 
 
-def train_one_epoch(model: nn.Module, data: SequenceSet, batches: list[np.ndarray], optimizer: torch.optim.Optimizer,
-                    *, grad_clip: float = 0.0, pad_to: int | None = None, progress: bool = False,
-                    rng: np.random.Generator | None = None, scheduler=None, label_smoothing: float = 0.0,
-                    ema: torch.optim.swa_utils.AveragedModel | None = None) -> tuple[float, float]:  # fmt: skip
+def train_one_epoch(
+    model: nn.Module,
+    data: SequenceSet,
+    batches: list[np.ndarray],
+    optimizer: torch.optim.Optimizer,
+    *,
+    grad_clip: float = 0.0,
+    pad_to: int | None = None,
+    progress: bool = False,
+    rng: np.random.Generator | None = None,
+    scheduler=None,
+    label_smoothing: float = 0.0,
+    ema: torch.optim.swa_utils.AveragedModel | None = None,
+) -> tuple[float, float]:
     """One pass over `batches`; returns (mean loss, accuracy). `rng` draws the augmentation of an augmented
     set; `scheduler` steps after every batch, and so does `ema`. Raises HandRNNError on a non-finite loss."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
         x, lengths, y = data.batch(index, pad_to, rng)
-        logits = model(x, lengths)
-        loss = nn.functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        if isinstance(model, Ensemble):  # each member learns on its own loss
+            members = model.forward_members(x, lengths)  # [M, B, C]
+            loss = sum(nn.functional.cross_entropy(m, y, label_smoothing=label_smoothing) for m in members)
+            logits = Ensemble.combine(members.detach())
+        else:
+            logits = model(x, lengths)
+            loss = nn.functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
         if not torch.isfinite(loss):
             raise HandRNNError("training diverged: the loss is NaN or infinite (try a lower --lr or --grad-clip)")
         optimizer.zero_grad(set_to_none=True)
@@ -51,10 +66,14 @@ def train_one_epoch(model: nn.Module, data: SequenceSet, batches: list[np.ndarra
             scheduler.step()
         if ema is not None:
             ema.update_parameters(model)
-        total_loss += loss.item() * len(index)
+        total_loss += loss.item() / members_of(model) * len(index)  # an ensemble reports its members' mean loss
         correct += int((logits.argmax(1) == y).sum())
         seen += len(index)
     return total_loss / seen, correct / seen
+
+
+def members_of(model: nn.Module) -> int:
+    return len(model.members) if isinstance(model, Ensemble) else 1
 
 
 @torch.no_grad()
@@ -93,19 +112,22 @@ class Prepared:
 
 
 def augmentation(cfg: Config) -> Augmentation:
-    return Augmentation(speed=cfg.speed, crop=cfg.crop, drop=cfg.drop, rotate=cfg.rotate, scale=cfg.scale, jitter=cfg.jitter)
+    return Augmentation(
+        speed=cfg.speed, crop=cfg.crop, drop=cfg.drop, rotate=cfg.rotate, scale=cfg.scale, jitter=cfg.jitter
+    )
 
 
 def prepare(cfg: Config, data: HandActions, split: Split) -> Prepared:
     train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed)
-    encoder = Encoder.fit(cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train])
+    augment = augmentation(cfg)
+    encoder = Encoder.fit(cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train], augment, cfg.seed)
 
     def part(index: np.ndarray, augment: Augmentation | None = None) -> SequenceSet:
         return SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder, augment)
 
     pad_to = int(data.lengths.max()) if cfg.lengths == "pad" else None  # CW3: the dataset's max_len
     index = {"train": train.tolist(), "val": val.tolist(), "test": split.test.tolist()}
-    return Prepared(part(train, augmentation(cfg)), part(val), part(split.test), encoder, pad_to, index)
+    return Prepared(part(train, augment), part(val), part(split.test), encoder, pad_to, index)
 
 
 def make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
@@ -191,7 +213,11 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
         log.info(f"resuming {run_dir} after epoch {state['epoch']}")
     else:
         run_dir.create(cfg, {k: [data.ids[i] for i in v] for k, v in prep.index.items()})
-    meta = {"config": dataclasses.asdict(cfg), "actions": list(data.actions), "normaliser": dataclasses.asdict(prep.normaliser)}
+    meta = {
+        "config": dataclasses.asdict(cfg),
+        "actions": list(data.actions),
+        "normaliser": dataclasses.asdict(prep.normaliser),
+    }
     progress = sys.stderr.isatty()
     epoch, saved = start, start - 1
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
@@ -214,7 +240,9 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
                 break
     except KeyboardInterrupt:
         kept = f"{run_dir.checkpoint_path('last')} holds epoch {saved}" if saved else "no epoch had finished"
-        raise Interrupted(f"stopped in epoch {epoch}; {kept}. Continue with: handrnn train --resume {run_dir}") from None
+        raise Interrupted(
+            f"stopped in epoch {epoch}; {kept}. Continue with: handrnn train --resume {run_dir}"
+        ) from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -241,20 +269,39 @@ def run_epoch(cfg: Config, run: Training, prep: Prepared, epoch: int, progress: 
     torch.manual_seed(cfg.seed * 1_000_003 + epoch)
     batches = batch_indices(prep.train.lengths.numpy(), cfg.batch_size, cfg.lengths, rng)
     t0 = time.perf_counter()
-    train_loss, train_acc = train_one_epoch(run.model, prep.train, batches, run.optimizer, grad_clip=cfg.grad_clip,
-                                            pad_to=prep.pad_to, progress=progress, rng=rng, scheduler=run.scheduler,
-                                            label_smoothing=cfg.label_smoothing, ema=run.ema)  # fmt: skip
+    train_loss, train_acc = train_one_epoch(
+        run.model,
+        prep.train,
+        batches,
+        run.optimizer,
+        grad_clip=cfg.grad_clip,
+        pad_to=prep.pad_to,
+        progress=progress,
+        rng=rng,
+        scheduler=run.scheduler,
+        label_smoothing=cfg.label_smoothing,
+        ema=run.ema,
+    )
     seconds = time.perf_counter() - t0
     val_loss, val_acc = evaluate(run.eval_model, prep.val)
     test_acc = evaluate(run.eval_model, prep.test)[1] if cfg.test_every_epoch else ""
-    return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-            "val_acc": val_acc, "test_acc": test_acc, "seconds": seconds}  # fmt: skip
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "train_acc": train_acc,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "test_acc": test_acc,
+        "seconds": seconds,
+    }
 
 
 def format_row(row: dict, epochs: int) -> str:
     test = f" test_acc {row['test_acc']:.4f}" if row["test_acc"] != "" else ""
-    return (f"epoch {row['epoch']:>3}/{epochs} train_loss {row['train_loss']:.4f} train_acc {row['train_acc']:.4f} "
-            f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}{test} ({row['seconds']:.1f}s)")  # fmt: skip
+    return (
+        f"epoch {row['epoch']:>3}/{epochs} train_loss {row['train_loss']:.4f} train_acc {row['train_acc']:.4f} "
+        f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}{test} ({row['seconds']:.1f}s)"
+    )
 
 
 def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], best: dict, run_dir: RunDir) -> dict:
@@ -264,12 +311,22 @@ def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], b
     test_loss, test_acc = evaluate(model, prep.test)
     seconds = [float(r["seconds"]) for r in history]
     results = {
-        "run": str(run_dir), "model": cfg.model, "cell": cfg.cell, "protocol": cfg.protocol, "seed": cfg.seed,
+        "run": str(run_dir),
+        "model": cfg.model,
+        "cell": cfg.cell,
+        "protocol": cfg.protocol,
+        "seed": cfg.seed,
         "sizes": {k: len(v) for k, v in prep.index.items()},
-        "epochs_run": len(history), "best_epoch": best["epoch"], "val_acc": best["val_acc"],
-        "test_acc": test_acc, "test_loss": test_loss, "test_acc_last_epoch": last_acc, "test_loss_last_epoch": last_loss,
-        "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0, "train_seconds": float(np.sum(seconds)),
+        "epochs_run": len(history),
+        "best_epoch": best["epoch"],
+        "val_acc": best["val_acc"],
+        "test_acc": test_acc,
+        "test_loss": test_loss,
+        "test_acc_last_epoch": last_acc,
+        "test_loss_last_epoch": last_loss,
+        "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0,
+        "train_seconds": float(np.sum(seconds)),
         "parameters": sum(p.numel() for p in model.parameters()),
-    }  # fmt: skip
+    }
     run_dir.write_results(results)
     return results

@@ -1,0 +1,1 @@
+"""Shipped configs: `handrnn train --preset NAME` reads NAME.yaml from this folder."""
