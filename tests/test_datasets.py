@@ -26,11 +26,13 @@ def test_reads_generated_tree(tree):
 def test_empty_files_are_skipped_with_one_warning(tree, caplog):
     (tree / SKEL).write_text("")
     (tree / SKEL.replace("/1/", "/2/")).write_text("\n")
-    with caplog.at_level(logging.WARNING, logger="handrnn"):
+    with caplog.at_level(logging.DEBUG, logger="handrnn"):
         d = read_fpha(tree)
     assert len(d) == 46
     warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "skipped 2" in warnings[0] and "open_jar/1/skeleton.txt" in warnings[0]
+    assert warnings == ["skipped 2 empty file(s) (handrnn data summary names them)"]
+    named = [r.message for r in caplog.records if r.levelno == logging.DEBUG and "skipped" in r.message]
+    assert len(named) == 2 and "open_jar/1/skeleton.txt" in named[0]
 
 
 def test_cache_returns_the_same_data_and_notices_edits(tree):

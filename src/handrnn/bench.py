@@ -27,7 +27,7 @@ from .runs import describe, size_label
 from .skeleton import FINGER_INPUT, FINGER_JOINTS, NUM_FINGERS
 from .train import augmentation, train_one_epoch
 
-log = logging.getLogger("handrnn")
+log = logging.getLogger(__name__)
 
 
 def recurrent_flops_per_frame(cfg: Config) -> float:

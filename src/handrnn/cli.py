@@ -137,8 +137,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     )
     print(f"length min {lengths.min()}  median {np.median(lengths):g}  mean {lengths.mean():.1f}  max {lengths.max()}")
     print(f"official split: train {(d.split == 0).sum()}  test {(d.split == 1).sum()}")
-    if d.skipped:
-        print(f"skipped {len(d.skipped)} file(s) (named in the warning above)")
+    for skipped in d.skipped:
+        print(f"skipped {skipped}")
     if (d.subjects > 0).any():
         print("per subject: " + "  ".join(f"{s}:{n}" for s, n in zip(*np.unique(d.subjects, return_counts=True))))
     counts = np.bincount(d.labels, minlength=len(d.actions))

@@ -15,7 +15,7 @@ import numpy as np
 from .errors import HandRNNError
 from .skeleton import NUM_FEATURES
 
-log = logging.getLogger("handrnn")
+log = logging.getLogger(__name__)
 
 POSE_DIR = "Hand_pose_annotation_v1"
 SPLIT_FILE = "data_split_action_recognition.txt"
@@ -267,8 +267,13 @@ def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) ->
 
 
 def _report_skipped(skipped: list[str]) -> None:
+    """One short warning line; the files are named at debug level and by `handrnn data summary`."""
     if skipped:
-        log.warning(f"skipped {len(skipped)} file(s): " + "; ".join(skipped))
+        empty = all(s.endswith(": empty") for s in skipped)
+        what = "empty file(s)" if empty else "unreadable file(s)"
+        log.warning(f"skipped {len(skipped)} {what} (handrnn data summary names them)")
+        for s in skipped:
+            log.debug(f"skipped {s}")
 
 
 def _cache_path(root: Path, files: list[Path], split_path: Path, on_bad: str) -> Path | None:

@@ -16,7 +16,7 @@ from .errors import HandRNNError
 from .runs import RunDir
 from .train import fit
 
-log = logging.getLogger("handrnn")
+log = logging.getLogger(__name__)
 NOT_SWEPT = ("data", "allow_pickle", "out", "name", "test_every_epoch", "protocol", "fold")
 
 

@@ -24,7 +24,7 @@ from .errors import HandRNNError, Interrupted
 from .models import Ensemble, build_model
 from .runs import RunDir
 
-log = logging.getLogger("handrnn")
+log = logging.getLogger(__name__)
 EVAL_BATCH = 256
 
 
