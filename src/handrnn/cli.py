@@ -58,24 +58,36 @@ def preset_names() -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import protocol_splits
-    from .datasets import load_data
-    from .runs import RunDir, default_name, summarise_folds
-    from .train import fit
+    from .runs import RunDir, default_name
 
     if args.resume:
-        out_root = RunDir(args.resume)
-        extra = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}
-        if set(extra) - {"epochs", "data", "threads"}:
-            raise HandRNNError("--resume continues a run as configured; only --epochs, --data and --threads may change")
-        cfg = make_config(out_root.read_config(), **extra)
+        cfg, out_root = None, RunDir(args.resume)
+        out_root.read_config()  # a folder that holds no run stops here, before the lock creates anything
     else:
         cfg = config_from_args(args)
         out_root = RunDir(Path(cfg.out) / (cfg.name or default_name(cfg)))
-        if out_root.holds_run():
+    with out_root.lock():
+        return train_in(out_root, cfg, args)
+
+
+def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
+    """cmd_train's work, with the run folder locked; cfg is None when resuming."""
+    from .data import protocol_splits
+    from .datasets import load_data
+    from .runs import RunDir, summarise_folds
+    from .train import fit
+
+    if args.resume:
+        extra = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}
+        if set(extra) - {"epochs", "data", "threads", "allow_pickle"}:
             raise HandRNNError(
-                f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}"
+                "--resume continues a run as configured; only --epochs, --data, --threads and --allow-pickle may change"
             )
+        cfg = make_config(out_root.read_config(), **extra)
+    elif out_root.holds_run():
+        raise HandRNNError(
+            f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}"
+        )
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if args.resume and cfg.epochs != out_root.read_config().epochs:
         out_root.update_config(epochs=cfg.epochs)
@@ -103,7 +115,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_run
 
-    r = evaluate_run(Path(args.run), checkpoint=args.checkpoint, data_path=args.data or "", part=args.part)
+    r = evaluate_run(
+        Path(args.run),
+        checkpoint=args.checkpoint,
+        data_path=args.data or "",
+        part=args.part,
+        allow_pickle=args.allow_pickle,
+    )
     print(f"{args.run} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
     print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
     worst = sorted((v, k) for k, v in r["per_class_accuracy"].items() if v is not None)[:5]
@@ -280,6 +298,7 @@ def get_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", choices=["best", "last"], default="best")
     e.add_argument("--part", choices=["test", "val", "train"], default="test")
     e.add_argument("--data", default="", help="dataset path, if it moved since training")
+    e.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
     e.set_defaults(func=cmd_evaluate)
 
     sw = sub.add_parser("sweep", help="train every point of a grid of config values; table and figure of the results")

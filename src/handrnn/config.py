@@ -205,11 +205,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(raw, dict):
         raise HandRNNError(f"{path}: a config file must be a mapping of key: value")
-    if "allow_pickle" in raw:
+    if raw.get("allow_pickle"):
         raise HandRNNError(
             f"{path}: allow_pickle can only be given on the command line (--allow-pickle), "
             "so that a config file cannot make handrnn run code from a pickle"
         )
+    raw.pop("allow_pickle", None)  # a run's own config.json says false: it replays as it is
     return {k: coerce(str(k), v, str(path)) for k, v in raw.items()}
 
 
@@ -223,4 +224,7 @@ def to_json(cfg: Config) -> str:
 
 
 def from_dict(d: dict[str, Any], where: str) -> Config:
-    return validate(Config(**{k: coerce(k, v, where) for k, v in d.items()}))
+    """A config stored by handrnn (a run's config.json, a checkpoint). Consent to unpickle never comes from a
+    file: allow_pickle is always False here, whatever the file says."""
+    values = {k: coerce(k, v, where) for k, v in d.items()}
+    return validate(Config(**{**values, "allow_pickle": False}))

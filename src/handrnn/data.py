@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,6 +84,15 @@ def ratio_split(labels: np.ndarray, train_fraction: float, seed: int, name: str)
         train.extend(members[:k])
     train = np.sort(np.array(train, dtype=np.int64))
     return Split(name, train, np.setdiff1d(np.arange(len(labels)), train))
+
+
+def fingerprint(data: HandActions, index: np.ndarray) -> str:
+    """SHA-256 of the sequences at `index`: their ids, action names, labels and every value, in order."""
+    h = hashlib.sha256()
+    for i in index:
+        h.update(f"{data.ids[i]}\t{data.actions[data.labels[i]]}\t{data.sequences[i].shape}\n".encode())
+        h.update(np.ascontiguousarray(data.sequences[i], dtype=np.float32).tobytes())
+    return h.hexdigest()
 
 
 def carve_validation(

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .config import from_dict
-from .data import Encoder, Normaliser, SequenceSet
+from .data import Encoder, Normaliser, SequenceSet, fingerprint
 from .datasets import HandActions, load_data, parse_skeleton
 from .errors import HandRNNError
 from .metrics import classification_report
@@ -42,14 +42,17 @@ def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
     return np.array([where[sid] for sid in ids], dtype=np.int64)
 
 
-def evaluate_run(run_dir: Path, *, checkpoint: str = "best", data_path: str = "", part: str = "test") -> dict:
+def evaluate_run(
+    run_dir: Path, *, checkpoint: str = "best", data_path: str = "", part: str = "test", allow_pickle: bool = False
+) -> dict:
     run_dir = Path(run_dir)
     cfg = RunDir(run_dir).read_config()
     model, encoder, state = load_model(run_dir, checkpoint)
-    data = load_data(data_path or cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
+    data = load_data(data_path or cfg.data, allow_pickle=allow_pickle, on_bad=cfg.on_bad)
     if list(data.actions) != list(state["actions"]):
         raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")
     index = split_indices(data, run_dir, part)
+    RunDir(run_dir).check_data(part, fingerprint(data, index))
     seqs = SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder)
     logits = predict(model, seqs).numpy()
     report = classification_report(logits, data.labels[index], data.actions)

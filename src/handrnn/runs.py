@@ -8,10 +8,12 @@ parent folder holds one run folder per fold and a results.json that summarises t
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from .config import Config, from_dict, to_json
 from .errors import HandRNNError
 
 CONFIG, SPLIT, METRICS, RESULTS = "config.json", "split.json", "metrics.csv", "results.json"
+LOCK = ".lock"  # held (flock) by the process that trains in the folder
 CHECKPOINTS = ("best", "last")  # best.pt: the best validation epoch; last.pt: the latest finished epoch
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
 
@@ -77,6 +80,22 @@ class RunDir:
     def __str__(self) -> str:
         return str(self.path)
 
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for this process; another handrnn process that asks for it stops with a message."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / LOCK, "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise HandRNNError(
+                    f"{self.path} is in use by another handrnn process: wait for it to end, or pick another --name"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def holds_run(self) -> bool:
         return (self.path / CONFIG).exists()
 
@@ -91,10 +110,20 @@ class RunDir:
     def has_checkpoint(self, which: str = "last") -> bool:
         return self.checkpoint_path(which).exists()
 
-    def create(self, cfg: Config, split: dict[str, list[str]]) -> None:
+    def create(self, cfg: Config, split: dict[str, list[str]], sha256: dict[str, str]) -> None:
+        """config.json, and split.json: each part's sequence ids and the SHA-256 of its data (data.fingerprint)."""
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.path / CONFIG, json.loads(to_json(cfg)))
-        write_json(self.path / SPLIT, split)
+        write_json(self.path / SPLIT, {**split, "sha256": sha256})
+
+    def check_data(self, part: str, sha256: str) -> None:
+        """Refuse data whose `part` is not what the run used (a run from before fingerprints passes)."""
+        stored = read_json(self.path / SPLIT, "split").get("sha256", {}).get(part)
+        if stored is not None and stored != sha256:
+            raise HandRNNError(
+                f"{self.path}: the {part} data differs from the data this run was trained on (sequences changed, "
+                f"added or removed, or another dataset): give --data the run's own dataset"
+            )
 
     def read_config(self) -> Config:
         return from_dict(read_json(self.path / CONFIG, "config"), str(self.path / CONFIG))

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .augment import Augmentation
 from .config import Config
-from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation
+from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation, fingerprint
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
 from .models import Ensemble, build_model
@@ -206,13 +206,16 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
     prep = prepare(cfg, data, split)
     run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size))
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
+    sha256 = {part: fingerprint(data, np.array(index, dtype=np.int64)) for part, index in prep.index.items()}
     if resume and run_dir.has_checkpoint("last"):
+        for part, digest in sha256.items():
+            run_dir.check_data(part, digest)
         state = run_dir.load("last")
         run.load(state)
         history, best, start = state["history"], state["best"], state["epoch"] + 1
         log.info(f"resuming {run_dir} after epoch {state['epoch']}")
     else:
-        run_dir.create(cfg, {k: [data.ids[i] for i in v] for k, v in prep.index.items()})
+        run_dir.create(cfg, {k: [data.ids[i] for i in v] for k, v in prep.index.items()}, sha256)
     meta = {
         "config": dataclasses.asdict(cfg),
         "actions": list(data.actions),

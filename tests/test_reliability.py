@@ -1,0 +1,76 @@
+"""Run folders as an adversary would use them: files that ask to unpickle, changed data, two trainers at once."""
+
+import fcntl
+import json
+import shutil
+
+import pytest
+
+from handrnn.cli import main
+from handrnn.runs import LOCK
+
+from .conftest import make_tree
+
+ARGS = ["--epochs", "2", "--num-units", "4", "--protocol", "1:1"]
+
+
+def errors(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("handrnn: error:")]
+
+
+@pytest.fixture
+def run(tmp_path):
+    tree = make_tree(tmp_path / "t")
+    assert main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "r", *ARGS]) == 0
+    return tmp_path / "r", tree
+
+
+def test_a_run_folder_cannot_give_consent_to_unpickle(run, tmp_path, capsys):
+    run_dir, tree = run
+    assert main(["data", "convert", "--data", str(tree), "--out", str(tmp_path / "c.pkl"), "--protocol", "1:1"]) == 0
+    cfg = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**cfg, "allow_pickle": True, "data": str(tmp_path / "c.pkl")}))
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir)]) == 2
+    assert "--allow-pickle" in errors(capsys)[0]
+    assert main(["train", "--resume", str(run_dir), "--epochs", "3"]) == 2
+    assert "--allow-pickle" in errors(capsys)[0]
+
+
+def test_resume_and_evaluate_refuse_changed_data(run, tmp_path, capsys):
+    run_dir, tree = run
+    changed = tmp_path / "changed"
+    shutil.copytree(tree, changed)
+    skeleton = changed / "Hand_pose_annotation_v1/Subject_1/open_jar/2/skeleton.txt"  # a test sequence (even rep)
+    lines = skeleton.read_text().splitlines()
+    skeleton.write_text("\n".join(lines[:-1]) + "\n")  # one frame fewer
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--data", str(changed)]) == 2
+    assert "test data differs" in errors(capsys)[0]
+    assert main(["train", "--resume", str(run_dir), "--epochs", "3", "--data", str(changed)]) == 2
+    assert "differs from the data this run was trained on" in errors(capsys)[0]
+    assert main(["evaluate", str(run_dir), "--data", str(tree)]) == 0  # the run's own data still works
+
+
+def test_a_second_trainer_of_the_same_folder_stops_with_a_message(run, tmp_path, capsys):
+    run_dir, tree = run
+    with open(run_dir / LOCK, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process trains here
+        capsys.readouterr()
+        assert main(["train", "--resume", str(run_dir), "--epochs", "3"]) == 2
+        assert "in use by another handrnn process" in errors(capsys)[0]
+    assert main(["train", "--resume", str(run_dir), "--epochs", "3"]) == 0
+
+
+def test_a_run_replays_from_its_own_config_with_identical_metrics(run, tmp_path):
+    run_dir, _ = run
+    replay = ["train", "--config", str(run_dir / "config.json"), "--name", "again"]
+    assert main(replay) == 0
+    strip = lambda p: [r.rsplit(",", 1)[0] for r in p.read_text().splitlines()]  # noqa: E731 - all but seconds
+    assert len(strip(run_dir / "metrics.csv")) == 3
+    assert strip(tmp_path / "again" / "metrics.csv") == strip(run_dir / "metrics.csv")
+
+
+def test_resume_of_a_folder_without_a_run_creates_nothing(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "not a run folder" in errors(capsys)[0] and not (tmp_path / "nothing").exists()
