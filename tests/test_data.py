@@ -69,3 +69,45 @@ def test_batches_partition_the_data(lengths, batch_size, mode, seed):
     assert x.shape[1] == lengths[batches[0]].max()
     for row, i in enumerate(batches[0]):
         assert (x[row, : lengths[i]] == i).all() and (x[row, lengths[i] :] == -99).all()
+
+
+@pytest.mark.parametrize("protocol, fraction", [("1:3", 0.25), ("3:1", 0.75)])
+def test_ratio_protocols_split_each_action_by_its_fraction(protocol, fraction):
+    from handrnn.data import ratio_split
+
+    labels = np.repeat(np.arange(6), [8, 12, 20, 24, 4, 2])
+    s, again = ratio_split(labels, fraction, 3, protocol), ratio_split(labels, fraction, 3, protocol)
+    assert np.array_equal(s.train, again.train) and not np.array_equal(
+        s.train, ratio_split(labels, fraction, 4, "x").train
+    )
+    assert len(np.intersect1d(s.train, s.test)) == 0 and len(s.train) + len(s.test) == len(labels)
+    per_class = np.bincount(labels[s.train], minlength=6)
+    counts = np.bincount(labels)
+    expected = np.clip(np.round(fraction * counts), 1, counts - 1)
+    assert np.array_equal(per_class, expected)
+
+
+def test_fingerprint_changes_with_any_value_id_or_order(tree):
+    from handrnn.data import fingerprint
+
+    d = read_fpha(tree)
+    index = np.arange(len(d))
+    base = fingerprint(d, index)
+    assert fingerprint(d, index) == base and fingerprint(d, index[::-1]) != base
+    d.sequences[3] = d.sequences[3].copy()
+    d.sequences[3][0, 0] += 0.001
+    assert fingerprint(d, index) != base
+
+
+def test_encoder_fits_its_normaliser_on_augmented_training_data():
+    from handrnn.augment import Augmentation
+    from handrnn.data import Encoder
+
+    rng = np.random.default_rng(0)
+    hand = rng.normal(300, 40, (1, 63))  # one rigid hand that barely moves: its distances are near-constant
+    seqs = [hand.repeat(20, 0) + rng.normal(0, 0.01, (20, 63)) for _ in range(5)]
+    plain = Encoder.fit(("dists",), "zscore", seqs)
+    jittered = Encoder.fit(("dists",), "zscore", seqs, Augmentation(jitter=5.0), seed=0)
+    # jitter widens the spread the normaliser divides by, so the noise it adds is not blown up
+    assert np.median(jittered.normaliser.std) > 100 * np.median(plain.normaliser.std)
+    assert Encoder.fit(("dists",), "zscore", seqs, Augmentation(jitter=5.0), seed=0) == jittered

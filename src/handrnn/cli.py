@@ -88,6 +88,8 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
         raise HandRNNError(
             f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}"
         )
+    else:
+        out_root.write_json("command.json", provenance(cfg, args.argv))
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if args.resume and cfg.epochs != out_root.read_config().epochs:
         out_root.update_config(epochs=cfg.epochs)
@@ -110,6 +112,23 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
             f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(results)} folds"
         )
     return 0
+
+
+def provenance(cfg: Config, argv: list[str]) -> dict:
+    """How a run was started: the command line, the versions, the thread count (float order depends on it)."""
+    import platform
+    from importlib.metadata import version
+
+    import torch
+
+    return {
+        "argv": ["handrnn", *argv],
+        "handrnn": version("handrnn"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": cfg.threads or torch.get_num_threads(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -355,7 +374,9 @@ def setup_logging() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = get_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except Interrupted as e:

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Issue 9's accuracy runs: the ablation on 1:1 (seed 0, validation carved from training) and the `best` preset on
+# every protocol. Runs that already have results.json are kept. JOBS=2 runs two at a time (each with --threads 1).
+# Usage: experiments/accuracy.sh DATA_DIR [OUT_DIR]; then experiments/accuracy_table.py OUT_DIR writes the tables.
+set -euo pipefail
+data=${1:?FPHA folder}; out=${2:-runs/accuracy}
+recipe="--features pose,vel --speed 0.25 --crop 0.2 --rotate 30 --scale 0.2 --jitter 2 --bidirectional --pool mean
+  --optimizer adamw --weight-decay 0.01 --schedule cosine --warmup 3 --label-smoothing 0.1 --batch-size 32 --epochs 60"
+aug="--speed 0.25 --crop 0.2 --rotate 30 --scale 0.2 --jitter 2"
+train="--optimizer adamw --weight-decay 0.01 --schedule cosine --warmup 3 --label-smoothing 0.1 --batch-size 32 --epochs 60"
+commands() {  # one "name flags..." line per run
+  # ablation: CW3's GRU-128, each addition alone, the combination, and the combination's variants (1:1, seed 0)
+  echo "ab-cw3-gru128 --protocol 1:1"
+  echo "ab-features --protocol 1:1 --features pose,vel"
+  echo "ab-augment --protocol 1:1 $aug"
+  echo "ab-bigru-mean --protocol 1:1 --bidirectional --pool mean"
+  echo "ab-training --protocol 1:1 $train"
+  echo "ab-all --protocol 1:1 $recipe"
+  echo "ab-all-3members --protocol 1:1 $recipe --members 3"
+  echo "ab-all-dists-angles --protocol 1:1 $recipe --features pose,vel,dists,angles"
+  echo "ab-all-hrnn --protocol 1:1 $recipe --model hrnn --no-bidirectional --num-units1 32 --num-units2 256"
+  # the best preset: trained on all training data for its fixed schedule, last epoch reported
+  for s in 0 1 2; do echo "best-1-1-s$s --protocol 1:1 --preset best --seed $s"; done
+  for s in 0 1 2; do echo "one-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"; done
+  for s in 0 1 2; do echo "best-cw3-s$s --protocol cw3 --preset best --seed $s"; done
+  echo "best-1-3 --protocol 1:3 --preset best"
+  echo "best-3-1 --protocol 3:1 --preset best"
+  echo "best-xs --protocol cross-subject --preset best"
+}
+one() {  # name flags...
+  local name=$1; shift
+  [ -f "$out/$name/results.json" ] && return 0
+  rm -rf "${out:?}/$name"
+  handrnn train --data "$data" --out "$out" --name "$name" --threads 1 "$@" > /dev/null 2>&1 \
+    || echo "accuracy.sh: $name failed" >&2
+}
+export -f one; export data out
+commands | tr -s ' \n' ' \n' | xargs -P "${JOBS:-1}" -I{} bash -c 'one {}'

@@ -1,0 +1,102 @@
+"""Markdown tables of experiments/accuracy.sh's runs: the ablation, and the best preset per protocol.
+
+Usage: python experiments/accuracy_table.py runs/accuracy > tables.md   (reads JSON only; needs no torch)
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ABLATION = {
+    "ab-cw3-gru128": "CW3's GRU-128 (xyz z-scored, last state, Adam 1e-3, batch 50, 50 epochs)",
+    "ab-features": "+ features pose,vel only",
+    "ab-augment": "+ augmentation only (speed, crop, rotation, scale, jitter)",
+    "ab-bigru-mean": "+ bidirectional GRU, mean pooling only",
+    "ab-training": "+ AdamW, cosine, warm-up, label smoothing, batch 32, 60 epochs only",
+    "ab-all": "all of the above (one network)",
+    "ab-all-3members": "all, 3 members",
+    "ab-all-dists-angles": "all, features pose,vel,dists,angles",
+    "ab-all-hrnn": "all, as an HRNN 32/256 (per-finger pose,vel) with mean pooling",
+}
+
+
+def load(run: Path) -> dict:
+    res = json.loads((run / "results.json").read_text())
+    cmd = run / "command.json"
+    res["argv"] = " ".join(json.loads(cmd.read_text())["argv"]) if cmd.exists() else ""
+    return res
+
+
+def pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:.2f}%"  # NaN: no validation part
+
+
+def ablation(root: Path) -> list[str]:
+    rows = [
+        "| run | what | val acc | test acc (best val epoch) | test acc (last epoch) | s/epoch |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, what in ABLATION.items():
+        if not (root / name / "results.json").exists():
+            rows.append(f"| {name} | {what} | not run | | | |")
+            continue
+        r = load(root / name)
+        rows.append(
+            f"| {name} | {what} | {pct(r['val_acc'])} | {pct(r['test_acc'])} | {pct(r['test_acc_last_epoch'])} | "
+            f"{r['seconds_per_epoch']:.2f} |"
+        )
+    return rows
+
+
+def presets(root: Path) -> list[str]:
+    groups = {
+        "1:1, best (3 members)": [f"best-1-1-s{s}" for s in range(3)],
+        "1:1, one network": [f"one-1-1-s{s}" for s in range(3)],
+        "cw3, best (3 members)": [f"best-cw3-s{s}" for s in range(3)],
+        "1:3, best": ["best-1-3"],
+        "3:1, best": ["best-3-1"],
+    }
+    rows = [
+        "| protocol, model | runs (seed) | test accuracy (last epoch) | mean +- std | training minutes per run |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for label, names in groups.items():
+        done = [n for n in names if (root / n / "results.json").exists()]
+        if not done:
+            rows.append(f"| {label} | not run | | | |")
+            continue
+        res = [load(root / n) for n in done]
+        accs = [r["test_acc"] for r in res]
+        spread = f"{100 * statistics.mean(accs):.2f} +- {100 * statistics.stdev(accs):.2f}%" if len(accs) > 1 else ""
+        minutes = ", ".join(f"{r['train_seconds'] / 60:.1f}" for r in res)
+        rows.append(f"| {label} | {', '.join(done)} | {', '.join(pct(a) for a in accs)} | {spread} | {minutes} |")
+    xs = root / "best-xs"
+    if (xs / "results.json").exists():
+        s = json.loads((xs / "results.json").read_text())
+        folds = ", ".join(f"{k} {pct(v)}" for k, v in s["folds"].items())
+        minutes = [json.loads((xs / k / "results.json").read_text())["train_seconds"] / 60 for k in s["folds"]]
+        rows.append(
+            f"| cross-subject, best | best-xs: {folds} | | {100 * s['test_acc_mean']:.2f} +- "
+            f"{100 * s['test_acc_std']:.2f}% | {min(minutes):.1f} to {max(minutes):.1f} per fold |"
+        )
+    return rows
+
+
+def commands(root: Path) -> list[str]:
+    out = []
+    for run in sorted(p.parent for p in root.glob("*/command.json") if (p.parent / "results.json").exists()):
+        out.append(f"- `{run.name}`: `{load(run)['argv']}`")
+    return out
+
+
+def main(root: str) -> None:
+    root = Path(root)
+    print("\n".join(["### Ablation (1:1, seed 0)", "", *ablation(root), "", "### The best preset", "", *presets(root)]))
+    print("\n".join(["", "### Commands", "", *commands(root)]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "runs/accuracy")
