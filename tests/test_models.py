@@ -192,15 +192,20 @@ def test_pooled_rnn_streams_exactly(pool):
         RNNClassifier(num_units=4, bidirectional=True).stream(x)
 
 
+FEATURES = {"rnn": ["pose,vel,vel4,bones,dirs,dists,angles", "xyz"], "hrnn": ["pose,vel", "xyz,vel4"]}
+EXTRAS = {
+    "rnn": [{"bidirectional": True, "pool": "attention"}, {"depth": 2, "layer_norm": True}],
+    "hrnn": [{"pool": "max"}, {"fused": False, "cell2": "lstm"}],
+}
 CONFIGS = [
-    {"model": "rnn", "features": "pose,vel,vel4,bones,dirs,dists,angles", "bidirectional": True, "pool": "attention"},
-    {"model": "rnn", "features": "xyz", "cell": "lstm", "depth": 2, "layer_norm": True},
-    {"model": "hrnn", "features": "pose,vel", "cell": "gru", "cell2": "gru", "pool": "max"},
-    {"model": "hrnn", "features": "xyz,vel4", "cell": "rnn", "cell2": "lstm", "fused": False},
+    {"model": m, "cell": c, "features": FEATURES[m][i], **EXTRAS[m][i]}
+    for m in ("rnn", "hrnn")
+    for c in ("rnn", "gru", "lstm")
+    for i in (0, 1)
 ]
 
 
-@pytest.mark.parametrize("overrides", CONFIGS)
+@pytest.mark.parametrize("overrides", CONFIGS, ids=lambda o: "-".join(str(v) for v in o.values()))
 @pytest.mark.parametrize("lengths", ["pad", "bucket", "pack"])
 def test_every_model_builds_from_config_runs_forward_and_backward(overrides, lengths):
     from handrnn import features
