@@ -4,10 +4,9 @@
 # Usage: experiments/accuracy.sh DATA_DIR [OUT_DIR]; then experiments/accuracy_table.py OUT_DIR writes the tables.
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
-recipe="--features pose,vel --speed 0.25 --crop 0.2 --rotate 30 --scale 0.2 --jitter 2 --bidirectional --pool mean
-  --optimizer adamw --weight-decay 0.01 --schedule cosine --warmup 3 --label-smoothing 0.1 --batch-size 32 --epochs 60"
 aug="--speed 0.25 --crop 0.2 --rotate 30 --scale 0.2 --jitter 2"
 train="--optimizer adamw --weight-decay 0.01 --schedule cosine --warmup 3 --label-smoothing 0.1 --batch-size 32 --epochs 60"
+recipe="--features pose,vel $aug --bidirectional --pool mean $train"  # the best preset's lines, one network
 commands() {  # one "name flags..." line per run
   # ablation: CW3's GRU-128, each addition alone, the combination, and the combination's variants (1:1, seed 0)
   echo "ab-cw3-gru128 --protocol 1:1"
@@ -15,6 +14,7 @@ commands() {  # one "name flags..." line per run
   echo "ab-augment --protocol 1:1 $aug"
   echo "ab-bigru-mean --protocol 1:1 --bidirectional --pool mean"
   echo "ab-training --protocol 1:1 $train"
+  echo "ab-no-training --protocol 1:1 --features pose,vel $aug --bidirectional --pool mean"
   echo "ab-all --protocol 1:1 $recipe"
   echo "ab-all-3members --protocol 1:1 $recipe --members 3"
   echo "ab-all-dists-angles --protocol 1:1 $recipe --features pose,vel,dists,angles"
@@ -35,4 +35,4 @@ one() {  # name flags...
     || echo "accuracy.sh: $name failed" >&2
 }
 export -f one; export data out
-commands | tr -s ' \n' ' \n' | xargs -P "${JOBS:-1}" -I{} bash -c 'one {}'
+commands | xargs -P "${JOBS:-1}" -I{} bash -c 'one {}'

@@ -16,6 +16,7 @@ ABLATION = {
     "ab-augment": "+ augmentation only (speed, crop, rotation, scale, jitter)",
     "ab-bigru-mean": "+ bidirectional GRU, mean pooling only",
     "ab-training": "+ AdamW, cosine, warm-up, label smoothing, batch 32, 60 epochs only",
+    "ab-no-training": "features, augmentation, bidirectional mean pooling; CW3's training",
     "ab-all": "all of the above (one network)",
     "ab-all-3members": "all, 3 members",
     "ab-all-dists-angles": "all, features pose,vel,dists,angles",

@@ -66,7 +66,8 @@ def test_skeleton_file_catalogue(tmp_path, capsys, what, content, fragments):
     else:
         expect_error(["data", "summary", "--data", str(tree)], capsys, *fragments)
         code, out, err = run(["data", "summary", "--data", str(tree), "--on-bad", "skip"], capsys)
-        assert code == 0 and "sequences 47" in out and any(SKEL in line for line in err)
+        assert code == 0 and "sequences 47" in out and any(SKEL in line for line in out.splitlines())
+        assert any("skipped 1 unreadable file(s)" in line for line in err)
 
 
 def edit_split(tree, change):

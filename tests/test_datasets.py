@@ -151,3 +151,31 @@ def test_real_fpha_counts(fpha):
     assert len(d.actions) == 45 and sorted(set(d.subjects.tolist())) == [1, 2, 3, 4, 5, 6]
     assert ((d.split == TRAIN).sum(), (d.split == TEST).sum()) == (600, 575)
     assert len(d.skipped) == 3 and d.actions[0] == "open_juice_bottle" and d.actions[-1] == "high_five"
+
+
+def test_a_cache_file_is_trusted_only_when_its_key_and_content_check_out(tree, tmp_path):
+    import os
+
+    from handrnn.datasets import save_npz
+
+    cache = tmp_path / "c"
+    first = read_fpha(tree, cache_dir=cache)
+    (path,) = cache.glob("fpha-*.npz")
+    # another valid .npz under the cache's name: not this tree's cache, so the tree is parsed again
+    other = first.subset(np.arange(3))
+    save_npz(path, other)
+    assert len(read_fpha(tree, cache_dir=cache)) == len(first)
+    # a truncated cache file: rebuilt, no traceback
+    path.write_bytes(path.read_bytes()[:200])
+    assert len(read_fpha(tree, cache_dir=cache)) == len(first)
+    # an edit that keeps the size and restores the modification time is still seen (ctime changes)
+    skel = tree / SKEL
+    st = skel.stat()
+    head, last = skel.read_text().rstrip("\n").rsplit(" ", 1)
+    new = f"{1.5:.{len(last) - 2}f}"  # the same width as the value it replaces
+    skel.write_text(f"{head} {new}\n")
+    os.utime(skel, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert skel.stat().st_size == st.st_size and skel.stat().st_mtime_ns == st.st_mtime_ns
+    edited = read_fpha(tree, cache_dir=cache)
+    i = edited.ids.index("Subject_1/open_jar/1")
+    assert edited.sequences[i][-1, -1] == pytest.approx(1.5)

@@ -60,7 +60,7 @@ def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:
 def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: float) -> dict:
     """Seconds per training epoch (extrapolated from the batches that fit in `budget` seconds)."""
     torch.manual_seed(0)
-    model = build_model(cfg, 45)
+    model = build_model(cfg, int(train.y.max()) + 1)  # the data's class count
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     batches = batch_indices(train.lengths.numpy(), cfg.batch_size, cfg.lengths, np.random.default_rng(0))
     pad = pad_to if cfg.lengths == "pad" else None
@@ -122,10 +122,10 @@ def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0) ->
 
 
 @torch.no_grad()
-def inference_latency(cfg: Config, seq: torch.Tensor, reps: int = 20) -> dict:
+def inference_latency(cfg: Config, seq: torch.Tensor, num_classes: int, reps: int = 20) -> dict:
     """Milliseconds to classify one whole sequence, and per frame when streaming frame by frame (batch 1)."""
     torch.manual_seed(0)
-    model = build_model(dataclasses.replace(cfg, lengths="bucket"), 45).eval()
+    model = build_model(dataclasses.replace(cfg, lengths="bucket"), num_classes).eval()
     x, lengths = seq[None], torch.tensor([len(seq)])
     model(x, lengths)
     whole = []
@@ -162,22 +162,12 @@ def bench_cases(quick: bool) -> list[dict]:
 
 def load_times(data_path: Path) -> dict:
     with tempfile.TemporaryDirectory() as cache:
-        import os
-
-        old = os.environ.get("HANDRNN_CACHE")
-        os.environ["HANDRNN_CACHE"] = cache
-        try:
-            t0 = time.perf_counter()
-            read_fpha(data_path)
-            cold = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            data = read_fpha(data_path)
-            warm = time.perf_counter() - t0
-        finally:
-            if old is None:
-                os.environ.pop("HANDRNN_CACHE")
-            else:
-                os.environ["HANDRNN_CACHE"] = old
+        t0 = time.perf_counter()
+        read_fpha(data_path, cache_dir=Path(cache))
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        data = read_fpha(data_path, cache_dir=Path(cache))
+        warm = time.perf_counter() - t0
     return {"cold_s": cold, "warm_s": warm, "data": data}
 
 
@@ -199,7 +189,7 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
         row.update(time_training(cfg, train, pad_to, budget))
         row["fraction_of_matmul"] = row["useful_gflops"] / mm
         if row["model"] not in latency_done:
-            row.update(inference_latency(cfg, median_seq))
+            row.update(inference_latency(cfg, median_seq, len(data.actions)))
             latency_done.add(row["model"])
         rows.append(row)
         log.info(f"[{i}/{len(cases)}] {format_row(row)}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HandRNNError
-from .skeleton import NUM_FEATURES
+from .skeleton import NUM_COORDS, NUM_FEATURES, NUM_JOINTS
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ SPLIT_FILE = "data_split_action_recognition.txt"
 SKELETON_FILE = "skeleton.txt"
 DATA_ENV = "HANDRNN_DATA"
 CACHE_ENV = "HANDRNN_CACHE"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MAX_ABS_MM = 5000.0  # a hand joint 5 m from the camera is a broken file, not a pose
 TRAIN, TEST, UNSPLIT = 0, 1, -1  # values of HandActions.split
 
@@ -61,6 +61,44 @@ class HandActions:
             subjects=self.subjects[index],
             split=self.split[index],
         )
+
+
+def as_frames(x, where: str) -> np.ndarray:
+    """One sequence as float32 [T, 63] from an array [T, 63] or [T, 21, 3] (the same data); one clear error
+    naming `where` for anything else (not numeric, another shape, no frames, NaN or infinity)."""
+    try:
+        x = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise HandRNNError(f"{where}: not numeric") from None
+    if x.ndim == 3 and x.shape[1:] == (NUM_JOINTS, NUM_COORDS):
+        x = x.reshape(len(x), NUM_FEATURES)
+    if x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
+        raise HandRNNError(
+            f"{where}: expected [T, {NUM_FEATURES}] or [T, {NUM_JOINTS}, {NUM_COORDS}] with T >= 1, found {x.shape}"
+        )
+    if not np.isfinite(x).all():
+        raise HandRNNError(f"{where}: holds NaN or infinite values")
+    return x
+
+
+def read_sequence(path: Path) -> np.ndarray:
+    """One sequence to classify: an FPHA skeleton.txt (text) or a .npy array [T, 63] or [T, 21, 3]."""
+    if path.is_dir():
+        raise HandRNNError(f"{path}: is a directory, expected a skeleton file")
+    if not path.exists():
+        raise HandRNNError(f"{path}: no such file")
+    if path.suffix == ".npy":
+        try:
+            x = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise HandRNNError(f"{path}: not a readable .npy array ({e})") from None
+        if x.dtype.kind not in "fiu":
+            raise HandRNNError(f"{path}: expected a numeric array, found {x.dtype}")
+        return as_frames(x, str(path))
+    x = parse_skeleton(path)
+    if x is None:
+        raise HandRNNError(f"{path}: empty")
+    return x
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,31 +223,59 @@ def _natural_key(p: Path) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p))]
 
 
-def read_fpha(root: Path, *, on_bad: str = "error", use_cache: bool = True) -> HandActions:
+def read_fpha(
+    root: Path, *, on_bad: str = "error", use_cache: bool = True, cache_dir: Path | None = None
+) -> HandActions:
     """Read an FPHA tree (Hand_pose_annotation_v1/Subject_s/<action>/<rep>/skeleton.txt + split file).
 
     on_bad: 'error' stops at the first malformed file; 'skip' leaves it out and reports it.
+    cache_dir: where parsed trees are kept (default $HANDRNN_CACHE, else ~/.cache/handrnn). A cache file is
+    used only when the key stored in it (every file's size, mtime and ctime) and its content hash check
+    out; anything else, a damaged file included, is parsed again and rewritten.
     """
     root = Path(root).expanduser().resolve()
     files = _skeleton_files(root)
     split_path = root / SPLIT_FILE
-    cache = _cache_path(root, files, split_path, on_bad) if use_cache else None
-    if cache is not None and cache.exists():
-        try:
-            data = load_npz(cache)
-        except HandRNNError:
-            data = None  # a damaged cache is rebuilt, never trusted
-        if data is not None:
-            _report_skipped(data.skipped)
-            return data
-    data = _parse_tree(root, files, split_path, on_bad)
+    key = _cache_key(root, files, split_path, on_bad)
+    cache = _cache_dir(cache_dir) / f"fpha-{key[:24]}.npz" if use_cache else None
+    data = _read_cache(cache, key) if cache is not None and cache.exists() else None
+    if data is None:
+        data = _parse_tree(root, files, split_path, on_bad)
+        if cache is not None:
+            try:
+                save_npz(
+                    cache, data, extra={"cache_key": np.array(key), "content_sha256": np.array(_content_hash(data))}
+                )
+            except OSError as e:
+                log.warning(f"could not write the parse cache {cache}: {e}")
     _report_skipped(data.skipped)
-    if cache is not None:
-        try:
-            save_npz(cache, data)
-        except OSError as e:
-            log.warning(f"could not write the parse cache {cache}: {e}")
     return data
+
+
+def _cache_dir(cache_dir: Path | None) -> Path:
+    return Path(cache_dir or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "handrnn")
+
+
+def _read_cache(path: Path, key: str) -> HandActions | None:
+    """The cached tree, or None when the file is not exactly the cache of this key (then it is rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "cache_key" not in z.files or str(z["cache_key"]) != key or "content_sha256" not in z.files:
+                return None
+            stored = str(z["content_sha256"])
+        data = load_npz(path)
+    except Exception:  # noqa: BLE001 - a truncated or foreign file is never trusted and never stops a load
+        return None
+    return data if _content_hash(data) == stored else None
+
+
+def _content_hash(data: HandActions) -> str:
+    h = hashlib.sha256()
+    for part in (data.actions, data.ids, data.skipped):
+        h.update("\x1f".join(part).encode() + b"\x1e")
+    for array in (data.labels, data.subjects, data.split, *data.sequences):
+        h.update(np.ascontiguousarray(array).tobytes())
+    return h.hexdigest()
 
 
 def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) -> HandActions:
@@ -276,16 +342,17 @@ def _report_skipped(skipped: list[str]) -> None:
             log.debug(f"skipped {s}")
 
 
-def _cache_path(root: Path, files: list[Path], split_path: Path, on_bad: str) -> Path | None:
+def _cache_key(root: Path, files: list[Path], split_path: Path, on_bad: str) -> str:
+    """Every file's size, modification and change time (an edit that restores the mtime still changes the
+    ctime), the reader's version and options."""
     h = hashlib.sha256(f"{CACHE_VERSION}|{root}|{on_bad}".encode())
     for f in [*files, split_path]:
         try:
             st = f.stat()
         except OSError:
             continue
-        h.update(f"|{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}".encode())
-    base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "handrnn")
-    return base / f"fpha-{h.hexdigest()[:24]}.npz"
+        h.update(f"|{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}".encode())
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,8 +384,9 @@ def _arrays_to_ragged(values: np.ndarray, offsets: np.ndarray, where: str) -> li
     return [values[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
 
-def save_npz(path: Path, data: HandActions) -> None:
-    """Write a HandActions as a pickle-free .npz (ragged sequences as values + offsets), atomically."""
+def save_npz(path: Path, data: HandActions, extra: dict[str, np.ndarray] | None = None) -> None:
+    """Write a HandActions as a pickle-free .npz (ragged sequences as values + offsets), atomically;
+    `extra` arrays are stored beside it."""
     values, offsets = _ragged_to_arrays(data.sequences)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -333,6 +401,7 @@ def save_npz(path: Path, data: HandActions) -> None:
         subjects=data.subjects,
         split=data.split,
         skipped=np.array(data.skipped, dtype=str),
+        **(extra or {}),
     )
     os.replace(tmp, path)
 
@@ -411,14 +480,7 @@ def from_cw3_dict(d: dict, where: str) -> HandActions:
         if len(xs) != len(ys):
             raise HandRNNError(f"{where}: x_{part} has {len(xs)} sequences but y_{part} has {len(ys)} labels")
         for i, (x, y) in enumerate(zip(xs, ys)):
-            try:
-                x = np.asarray(x, dtype=np.float32)
-            except (TypeError, ValueError):
-                raise HandRNNError(f"{where}: x_{part}[{i}] is not numeric") from None
-            if x.ndim == 3 and x.shape[1:] == (NUM_FEATURES // 3, 3):
-                x = x.reshape(len(x), NUM_FEATURES)  # [T, 21, 3] is the same data
-            if x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
-                raise HandRNNError(f"{where}: x_{part}[{i}] must be [T, {NUM_FEATURES}] with T >= 1, found {x.shape}")
+            x = as_frames(x, f"{where}: x_{part}[{i}]")
             if not np.isfinite(y) or float(y) != int(y) or not 1 <= int(y) <= len(actions):
                 raise HandRNNError(f"{where}: y_{part}[{i}] = {y} is not a label in 1..{len(actions)}")
             seqs.append(x)

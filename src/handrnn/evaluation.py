@@ -10,13 +10,12 @@ import torch
 
 from .config import from_dict
 from .data import Encoder, Normaliser, SequenceSet, fingerprint
-from .datasets import HandActions, load_data, parse_skeleton
+from .datasets import HandActions, load_data, read_sequence
 from .errors import HandRNNError
 from .metrics import classification_report
 from .models import build_model
 from .plots import plot_confusion
 from .runs import RunDir
-from .skeleton import NUM_FEATURES
 from .train import predict
 
 
@@ -83,32 +82,6 @@ def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.
                         f"{probs[row, y]:.3f}",
                     ]
                 )
-
-
-def read_sequence(path: Path) -> np.ndarray:
-    """One sequence to classify: an FPHA skeleton.txt (text) or a .npy array [T, 63] or [T, 21, 3]."""
-    if path.is_dir():
-        raise HandRNNError(f"{path}: is a directory, expected a skeleton file")
-    if not path.exists():
-        raise HandRNNError(f"{path}: no such file")
-    if path.suffix == ".npy":
-        try:
-            x = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise HandRNNError(f"{path}: not a readable .npy array ({e})") from None
-        if x.ndim == 3 and x.shape[1:] == (NUM_FEATURES // 3, 3):
-            x = x.reshape(len(x), NUM_FEATURES)
-        if x.dtype.kind not in "fiu" or x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
-            raise HandRNNError(
-                f"{path}: expected a numeric array [T, {NUM_FEATURES}] with T >= 1, found {x.dtype} {x.shape}"
-            )
-        if not np.isfinite(x).all():
-            raise HandRNNError(f"{path}: holds NaN or infinite values")
-        return x.astype(np.float32)
-    x = parse_skeleton(path)
-    if x is None:
-        raise HandRNNError(f"{path}: empty")
-    return x
 
 
 def predict_files(
