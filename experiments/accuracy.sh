@@ -22,10 +22,10 @@ commands() {  # one "name flags..." line per run
   # the best preset: trained on all training data for its fixed schedule, last epoch reported
   for s in 0 1 2; do echo "best-1-1-s$s --protocol 1:1 --preset best --seed $s"; done
   for s in 0 1 2; do echo "one-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"; done
+  for f in 1 2 3 4 5 6; do echo "best-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
   for s in 0 1 2; do echo "best-cw3-s$s --protocol cw3 --preset best --seed $s"; done
   echo "best-1-3 --protocol 1:3 --preset best"
   echo "best-3-1 --protocol 3:1 --preset best"
-  echo "best-xs --protocol cross-subject --preset best"
 }
 one() {  # name flags...
   local name=$1; shift

@@ -11,6 +11,10 @@ def test_flop_counts_by_hand():
     # GRU-128 over 63 inputs: 3 gates x 128 x (63 + 128) multiply-adds, 2 FLOPs each
     assert recurrent_flops_per_frame(make_config(cell="gru", num_units=128)) == 2 * 3 * 128 * 191
     assert recurrent_flops_per_frame(make_config(cell="lstm", num_units=8, depth=2)) == 2 * 4 * 8 * 71 + 2 * 4 * 8 * 16
+    # bidirectional GRU-8 over pose,vel (126 inputs), two members: 2 members x 2 directions x one layer
+    assert recurrent_flops_per_frame(
+        make_config(cell="gru", num_units=8, bidirectional=True, features="pose,vel", members=2)
+    ) == 2 * 2 * (2 * 3 * 8 * (126 + 8))
     # HRNN: five GRU-16 over 15 inputs, then GRU-160 over 80
     assert (
         recurrent_flops_per_frame(make_config(model="hrnn", num_units1=16)) == 5 * 2 * 3 * 16 * 31 + 2 * 3 * 160 * 240
@@ -24,9 +28,9 @@ def test_bench_quick_writes_its_table(fpha, tmp_path, capsys):
     result = json.loads((tmp_path / "bench.json").read_text())
     rows = result["rows"]
     assert {(r["model"], r["lengths"]) for r in rows} >= {
-        ("gru-128", "pad"),
-        ("gru-128", "bucket"),
-        ("gru-128", "pack"),
+        ("rnn-gru128x1", "pad"),
+        ("rnn-gru128x1", "bucket"),
+        ("rnn-gru128x1", "pack"),
         ("hrnn-gru16-160", "bucket"),
         ("hrnn-gru16-160-unfused", "bucket"),
     }
@@ -35,6 +39,9 @@ def test_bench_quick_writes_its_table(fpha, tmp_path, capsys):
     assert [f["batch"] for f in result["finger_level"]] == [50, 5]
     assert all(f["fused"] > 0 and f["five_layers"] > 0 for f in result["finger_level"])
     assert "finger level alone" in out
+    ens = result["ensemble"]
+    assert ens["members"] == 5 and ens["ensemble_s"] > 0 and ens["ratio"] == ens["ensemble_s"] / ens["one_member_s"]
+    assert "ensemble, rnn bigru128x1" in out
     assert "s/epoch" in out and (tmp_path / "bench.csv").read_text().count("\n") == len(rows) + 1
 
 
