@@ -80,9 +80,9 @@ def presets(root: Path) -> list[str]:
         accs = [r["test_acc"] for r in done.values()]
         spread = f"{100 * statistics.mean(accs):.2f} +- {100 * statistics.stdev(accs):.2f}%" if len(accs) > 1 else ""
         minutes = [r["train_seconds"] / 60 for r in done.values()]
+        per_fold = ", ".join(f"{k} {pct(r['test_acc'])}" for k, r in done.items())
         rows.append(
-            f"| cross-subject, best ({len(done)} of 6 folds) | best-xs-subjectS: "
-            f"{', '.join(f'{k} {pct(r['test_acc'])}' for k, r in done.items())} | | {spread} | "
+            f"| cross-subject, best ({len(done)} of 6 folds) | best-xs-subjectS: {per_fold} | | {spread} | "
             f"{min(minutes):.1f} to {max(minutes):.1f} per fold |"
         )
     return rows

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config, coerce, load_yaml, make_config, validate
+from .config import ON_BAD, PROTOCOLS, Config, coerce, load_yaml, make_config, validate
 from .errors import HandRNNError, Interrupted
+from .runs import CHECKPOINTS
 
 log = logging.getLogger("handrnn")
 
@@ -89,7 +90,7 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
             f"{out_root} already holds a run: pick another --name, or continue it with --resume {out_root}"
         )
     else:
-        out_root.write_json("command.json", provenance(cfg, args.argv))
+        out_root.write_command(provenance(cfg, args.argv))
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     if args.resume and cfg.epochs != out_root.read_config().epochs:
         out_root.update_config(epochs=cfg.epochs)
@@ -285,73 +286,9 @@ def cmd_table(args: argparse.Namespace) -> int:
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="handrnn", description="Hand action recognition from 3D hand skeletons with RNNs.")
     sub = p.add_subparsers(dest="command", required=True)
-
-    data = sub.add_parser("data", help="inspect or convert a dataset").add_subparsers(
-        dest="data_command", required=True
-    )
-    s = data.add_parser("summary", help="counts, per-class and per-subject numbers, length statistics")
-    c = data.add_parser("convert", help="write a CW3 container (.npz safe, or .pkl) from an FPHA tree or container")
-    for q in (s, c):
-        q.add_argument("--data", default="", help="FPHA folder or container (default: $HANDRNN_DATA)")
-        q.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
-    s.add_argument("--on-bad", choices=["error", "skip"], default="error", help="what to do with a malformed file")
-    s.set_defaults(func=cmd_summary)
-    c.add_argument("--out", required=True, help="output file, .npz or .pkl")
-    c.add_argument("--protocol", default="cw3", choices=["cw3", "1:1", "cross-subject"])
-    c.add_argument("--seed", type=int, default=0)
-    c.set_defaults(func=cmd_convert)
-
-    t = sub.add_parser("train", help="train a model; writes a run folder")
-    t.add_argument(
-        "--preset",
-        help="a shipped config (best: handrnn's most accurate recipe; see docs/accuracy.md); "
-        "--config and flags override it",
-    )
-    t.add_argument("--config", help="YAML file of Config fields; flags override it")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
-    add_config_flags(t)
-    t.set_defaults(func=cmd_train)
-
-    e = sub.add_parser("evaluate", help="test a run: metrics, confusion matrix, misclassified sequences")
-    e.add_argument("run", help="run folder")
-    e.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    e.add_argument("--part", choices=["test", "val", "train"], default="test")
-    e.add_argument("--data", default="", help="dataset path, if it moved since training")
-    e.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
-    e.set_defaults(func=cmd_evaluate)
-
-    sw = sub.add_parser("sweep", help="train every point of a grid of config values; table and figure of the results")
-    sw.add_argument(
-        "--grid",
-        action="append",
-        default=[],
-        metavar="FIELD=V1,V2",
-        help="values of one Config field (repeat for a product grid), e.g. --grid num-units=64,128,256",
-    )
-    sw.add_argument("--preset", help="a shipped base config (see handrnn train --help)")
-    sw.add_argument("--config", help="YAML file of the base config; flags override it")
-    add_config_flags(sw)
-    sw.set_defaults(func=cmd_sweep)
-
-    pl = sub.add_parser("plot", help="training curves (loss, accuracy per epoch) of one or more runs in one PNG")
-    pl.add_argument("runs", nargs="+", help="run folders")
-    pl.add_argument("--out", required=True, help="PNG file")
-    pl.add_argument("--title", default="")
-    pl.set_defaults(func=cmd_plot)
-
-    tb = sub.add_parser("table", help="a markdown table of the results of run folders")
-    tb.add_argument("runs", nargs="+", help="run folders")
-    tb.set_defaults(func=cmd_table)
-
-    pr = sub.add_parser(
-        "predict", help="classify skeleton files (FPHA skeleton.txt, or .npy [T, 63]) with a trained run"
-    )
-    pr.add_argument("run", help="run folder")
-    pr.add_argument("files", nargs="+", help="skeleton.txt files or .npy arrays")
-    pr.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    pr.add_argument("--top", type=int, default=3, help="how many actions to list per file")
-    pr.set_defaults(func=cmd_predict)
-
+    add_data_commands(sub)
+    add_training_commands(sub)
+    add_run_commands(sub)
     b = sub.add_parser("bench", help="measure training and inference speed on the cw3 training set")
     b.add_argument("--data", default="", help="FPHA folder (default: $HANDRNN_DATA)")
     b.add_argument("--quick", action="store_true", help="a few rows, about a minute")
@@ -359,6 +296,62 @@ def get_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="bench", help="folder for bench.json and bench.csv")
     b.set_defaults(func=cmd_bench)
     return p
+
+
+def add_data_commands(sub) -> None:
+    data = sub.add_parser("data", help="inspect or convert a dataset")
+    data = data.add_subparsers(dest="data_command", required=True)
+    s = data.add_parser("summary", help="counts, per-class and per-subject numbers, length statistics")
+    c = data.add_parser("convert", help="write a CW3 container (.npz safe, or .pkl) from an FPHA tree or container")
+    for q in (s, c):
+        q.add_argument("--data", default="", help="FPHA folder or container (default: $HANDRNN_DATA)")
+        q.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
+    s.add_argument("--on-bad", choices=ON_BAD, default="error", help="what to do with a malformed file")
+    s.set_defaults(func=cmd_summary)
+    c.add_argument("--out", required=True, help="output file, .npz or .pkl")
+    c.add_argument("--protocol", default="cw3", choices=[p for p in PROTOCOLS if p != "cross-subject"])
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=cmd_convert)
+
+
+def add_training_commands(sub) -> None:
+    t = sub.add_parser("train", help="train a model; writes a run folder")
+    t.add_argument("--preset", help="a shipped config (best: see docs/accuracy.md); --config and flags override it")
+    t.add_argument("--config", help="YAML file of Config fields; flags override it")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    add_config_flags(t)
+    t.set_defaults(func=cmd_train)
+    sw = sub.add_parser("sweep", help="train every point of a grid of config values; table and figure of the results")
+    grid_help = "values of one Config field (repeat for a product grid), e.g. --grid num-units=64,128,256"
+    sw.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2", help=grid_help)
+    sw.add_argument("--preset", help="a shipped base config (see handrnn train --help)")
+    sw.add_argument("--config", help="YAML file of the base config; flags override it")
+    add_config_flags(sw)
+    sw.set_defaults(func=cmd_sweep)
+
+
+def add_run_commands(sub) -> None:
+    e = sub.add_parser("evaluate", help="test a run: metrics, confusion matrix, misclassified sequences")
+    e.add_argument("run", help="run folder")
+    e.add_argument("--checkpoint", choices=CHECKPOINTS, default="best")
+    e.add_argument("--part", choices=["test", "val", "train"], default="test")
+    e.add_argument("--data", default="", help="dataset path, if it moved since training")
+    e.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
+    e.set_defaults(func=cmd_evaluate)
+    pr = sub.add_parser("predict", help="classify skeleton files (FPHA skeleton.txt, or .npy [T, 63]) with a run")
+    pr.add_argument("run", help="run folder")
+    pr.add_argument("files", nargs="+", help="skeleton.txt files or .npy arrays")
+    pr.add_argument("--checkpoint", choices=CHECKPOINTS, default="best")
+    pr.add_argument("--top", type=int, default=3, help="how many actions to list per file")
+    pr.set_defaults(func=cmd_predict)
+    pl = sub.add_parser("plot", help="training curves (loss, accuracy per epoch) of one or more runs in one PNG")
+    pl.add_argument("runs", nargs="+", help="run folders")
+    pl.add_argument("--out", required=True, help="PNG file")
+    pl.add_argument("--title", default="")
+    pl.set_defaults(func=cmd_plot)
+    tb = sub.add_parser("table", help="a markdown table of the results of run folders")
+    tb.add_argument("runs", nargs="+", help="run folders")
+    tb.set_defaults(func=cmd_table)
 
 
 def setup_logging() -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from .config import Config, from_dict, to_json
 from .errors import HandRNNError
 
-CONFIG, SPLIT, METRICS, RESULTS = "config.json", "split.json", "metrics.csv", "results.json"
+CONFIG, SPLIT, METRICS, RESULTS, COMMAND = "config.json", "split.json", "metrics.csv", "results.json", "command.json"
 LOCK = ".lock"  # held (flock) by the process that trains in the folder
 CHECKPOINTS = ("best", "last")  # best.pt: the best validation epoch; last.pt: the latest finished epoch
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
@@ -165,6 +165,10 @@ class RunDir:
 
     def read_results(self) -> dict:
         return read_json(self.path / RESULTS, "results")
+
+    def write_command(self, provenance: dict) -> None:
+        """command.json: how the run was started (command line, versions, threads)."""
+        write_json(self.path / COMMAND, provenance)
 
     def write_json(self, name: str, obj) -> None:
         write_json(self.path / name, obj)
