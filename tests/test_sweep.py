@@ -66,3 +66,11 @@ def test_sweep_runs_every_point_and_continues(tree, tmp_path, capsys):
     before = (out_dir / "num_units=4" / "metrics.csv").read_text()
     assert main(argv) == 0  # a finished sweep is read back, not retrained
     assert (out_dir / "num_units=4" / "metrics.csv").read_text() == before
+
+
+def test_a_sweep_needs_a_validation_part(tree, tmp_path, capsys):
+    from handrnn.cli import main
+
+    argv = ["sweep", "--preset", "best", "--grid", "num-units=4,8", "--data", str(tree), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "give --val-fraction above 0" in capsys.readouterr().err

@@ -59,7 +59,11 @@ def grid_points(base: Config, grid: dict[str, list]) -> list[tuple[str, Config]]
 def run_sweep(base: Config, grid: dict[str, list], data: HandActions, out_dir: Path) -> list[dict]:
     """Train every grid point (finished points are kept, interrupted ones resumed); write sweep.csv/json."""
     if base.protocol == "cross-subject":
-        raise HandRNNError("sweeps select by validation accuracy on one split: use protocol cw3 or 1:1")
+        raise HandRNNError("sweeps select by validation accuracy on one split: use protocol cw3, 1:1, 1:3 or 3:1")
+    if base.val_fraction == 0 and "val_fraction" not in grid:
+        raise HandRNNError(
+            "sweeps select by validation accuracy: give --val-fraction above 0 (the best preset trains without one)"
+        )
     split = protocol_splits(data, base.protocol, base.seed)[0]
     points = grid_points(base, grid)
     out_dir.mkdir(parents=True, exist_ok=True)
