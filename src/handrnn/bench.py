@@ -103,6 +103,28 @@ def format_ensemble(e: dict) -> str:
     )
 
 
+def grouped_scaling(groups=(1, 2, 5), units: int = 128, batch: int = 32, frames: int = 77, budget: float = 1.0) -> list:
+    """Milliseconds per forward + backward of the grouped kernel (GRU, 126 inputs) with G groups: whether
+    G networks (ensemble members, directions) run in less than G times the time of one."""
+    from .recurrent import grouped_rnn
+
+    rows = []
+    for g in groups:
+        torch.manual_seed(0)
+        params = [(torch.randn(g, 3 * units, n) * 0.1).requires_grad_() for n in (126, units)]
+        params += [torch.zeros(g, 3 * units, requires_grad=True) for _ in range(2)]
+        x = torch.randn(batch, frames, g * 126)
+        grouped_rnn("gru", x, None, *params)[0].sum().backward()  # warm-up
+        reps, t0 = 0, time.perf_counter()
+        while reps == 0 or time.perf_counter() - t0 < budget:
+            grouped_rnn("gru", x, None, *params)[0].sum().backward()
+            reps += 1
+        rows.append({"groups": g, "ms": 1e3 * (time.perf_counter() - t0) / reps})
+    for r in rows:
+        r["ratio_to_one"] = r["ms"] / rows[0]["ms"]
+    return rows
+
+
 def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0) -> dict:
     """Milliseconds per forward + backward of the finger level alone (the part fusion changes), on one
     batch of `batch` random sequences of `frames` frames: fused against five layers one after another."""
@@ -196,6 +218,7 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
     fingers = [finger_level_ms(16, b, len(median_seq), budget=min(budget, 2.0)) for b in (50, 5)]
     ensemble = ensemble_cost(seqs, data.labels[split.train], pad_to, budget)
     log.info(f"ensemble: {format_ensemble(ensemble)}")
+    ensemble["grouped_kernel"] = grouped_scaling(budget=min(budget, 2.0))
     result = {
         "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g}",
         "machine": platform.processor() or platform.machine(),
@@ -267,6 +290,10 @@ def print_table(result: dict) -> None:
         print(format_row(row))
     if "ensemble" in result:
         print(f"ensemble, {format_ensemble(result['ensemble'])}")
+        scaling = ", ".join(
+            f"{r['groups']}: {r['ms']:.1f} ms ({r['ratio_to_one']:.2f}x)" for r in result["ensemble"]["grouped_kernel"]
+        )
+        print(f"grouped kernel, GRU-128 forward + backward, batch 32, 77 frames, by groups: {scaling}")
     for f in result.get("finger_level", []):
         print(
             f"finger level alone (GRU-{f['units']}, batch {f['batch']}, {f['frames']} frames, forward + backward): "
