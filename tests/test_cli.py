@@ -187,3 +187,13 @@ def test_best_preset_trains_and_evaluates_on_a_small_tree(tree, tmp_path, capsys
     assert main(argv) == 0
     assert main(["evaluate", str(tmp_path / "p")]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_training_logs_into_the_run_folder_with_a_time_left(tree, tmp_path, capsys):
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "l", "--epochs", "3", "--num-units", "4"]
+    assert main(argv) == 0
+    log = (tmp_path / "l" / "train.log").read_text()
+    assert log.count("epoch ") == 3 and "left)" in log.splitlines()[0] and "left)" not in log.splitlines()[-1]
+    assert main(["train", "--resume", str(tmp_path / "l"), "--epochs", "4"]) == 0
+    assert (tmp_path / "l" / "train.log").read_text().count("epoch ") == 4  # the resumed session appends
+    assert "epoch   1/3" in capsys.readouterr().err

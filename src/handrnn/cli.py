@@ -100,10 +100,12 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
         if not splits:
             raise HandRNNError(f"fold {cfg.fold}: no such subject in the data")
     results = []
-    for split in splits:
+    for i, split in enumerate(splits, 1):
         run_dir = RunDir(out_root / split.name) if len(splits) > 1 else out_root
+        fold = f"fold {i}/{len(splits)}, " if len(splits) > 1 else ""
         log.info(
-            f"run {run_dir}: {cfg.model}/{cfg.cell} on {cfg.protocol} ({split.name}), {len(split.train)} train / {len(split.test)} test"
+            f"run {run_dir}: {cfg.model}/{cfg.cell} on {cfg.protocol} ({fold}{split.name}), "
+            f"{len(split.train)} train / {len(split.test)} test"
         )
         results.append(fit(cfg, data, split, run_dir, resume=bool(args.resume)))
         print(f"{run_dir}: test accuracy {results[-1]['test_acc']:.4f} (best val epoch {results[-1]['best_epoch']})")

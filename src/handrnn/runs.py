@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from .errors import HandRNNError
 
 CONFIG, SPLIT, METRICS, RESULTS, COMMAND = "config.json", "split.json", "metrics.csv", "results.json", "command.json"
 LOCK = ".lock"  # held (flock) by the process that trains in the folder
+LOG = "train.log"  # what training printed, appended by each session (resumes included)
 CHECKPOINTS = ("best", "last")  # best.pt: the best validation epoch; last.pt: the latest finished epoch
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
 
@@ -165,6 +167,19 @@ class RunDir:
 
     def read_results(self) -> dict:
         return read_json(self.path / RESULTS, "results")
+
+    @contextmanager
+    def log_to(self, logger: logging.Logger) -> Iterator[None]:
+        """While inside, append what `logger` says to train.log in the folder (each session appends)."""
+        handler = logging.FileHandler(self.path / LOG, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler.setLevel(logging.INFO)
+        logger.addHandler(handler)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
 
     def write_command(self, provenance: dict) -> None:
         """command.json: how the run was started (command line, versions, threads)."""

@@ -8,6 +8,8 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,9 +223,16 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
         "actions": list(data.actions),
         "normaliser": dataclasses.asdict(prep.normaliser),
     }
+    with run_dir.log_to(logging.getLogger("handrnn")), sigterm_as_interrupt():
+        history, best = train_epochs(cfg, run, prep, run_dir, meta, history, best, start)
+        return finish(cfg, run.eval_model, prep, history, best, run_dir)
+
+
+def train_epochs(cfg: Config, run: Training, prep: Prepared, run_dir: RunDir, meta: dict, history: list[dict],
+                 best: dict, start: int) -> tuple[list[dict], dict]:  # fmt: skip
+    """Epochs start..cfg.epochs, each checkpointed; Ctrl-C becomes Interrupted naming the resume command."""
     progress = sys.stderr.isatty()
-    epoch, saved = start, start - 1
-    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    epoch, saved, started = start, start - 1, time.perf_counter()
     try:
         for epoch in range(start, cfg.epochs + 1):
             row = run_epoch(cfg, run, prep, epoch, progress)
@@ -237,7 +246,8 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
             run_dir.save("last", state)
             saved = epoch
             run_dir.write_metrics(history)
-            log.info(format_row(row, cfg.epochs))
+            wall = time.perf_counter() - started  # training and evaluation of this session's epochs
+            log.info(format_row(row, cfg.epochs, eta=wall / (epoch - start + 1) * (cfg.epochs - epoch)))
             if cfg.patience and epoch - best["epoch"] >= cfg.patience:
                 log.info(f"no better validation score for {cfg.patience} epochs: stopping early")
                 break
@@ -246,10 +256,18 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
         raise Interrupted(
             f"stopped in epoch {epoch}; {kept}. Continue with: handrnn train --resume {run_dir}"
         ) from None
+    return history, best
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A polite kill (SIGTERM) ends training like Ctrl-C (only the main thread can set signal handlers)."""
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    try:
+        yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    return finish(cfg, run.eval_model, prep, history, best, run_dir)
 
 
 def _terminate(signum, frame):
@@ -299,12 +317,19 @@ def run_epoch(cfg: Config, run: Training, prep: Prepared, epoch: int, progress: 
     }
 
 
-def format_row(row: dict, epochs: int) -> str:
+def format_row(row: dict, epochs: int, eta: float | None = None) -> str:
     test = f" test_acc {row['test_acc']:.4f}" if row["test_acc"] != "" else ""
+    left = f", {clock(eta)} left" if eta is not None and row["epoch"] < epochs else ""
     return (
         f"epoch {row['epoch']:>3}/{epochs} train_loss {row['train_loss']:.4f} train_acc {row['train_acc']:.4f} "
-        f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}{test} ({row['seconds']:.1f}s)"
+        f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f}{test} ({row['seconds']:.1f}s{left})"
     )
+
+
+def clock(seconds: float) -> str:
+    """1:02:03 or 2:03."""
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], best: dict, run_dir: RunDir) -> dict:
