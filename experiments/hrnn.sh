@@ -11,7 +11,7 @@ run() {  # name protocol flags... (a --seed among the flags overrides seed 0)
   handrnn train --data "$data" --out "$out" --model hrnn --protocol "$proto" --seed 0 --epochs 50 --test-every-epoch \
     --name "$name" "$@"
 }
-run hrnn16-b50-cw3 cw3 --num-units1 16 --batch-size 50 --lr 1e-3 "${@:3}"
+run hrnn16-b50-cw3 cw3 --num-units1 16 --batch-size 50 --lr 1e-3 --threads 1 "${@:3}"
 run hrnn16-b50-1-1 1:1 --num-units1 16 --batch-size 50 --lr 1e-3 "${@:3}"
 run hrnn128-b5-1-1 1:1 --num-units1 128 --batch-size 5 --lr 1e-4 "${@:3}"
 run hrnn128-b5-cw3 cw3 --num-units1 128 --batch-size 5 --lr 1e-4 "${@:3}"

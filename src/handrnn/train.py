@@ -228,8 +228,9 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
         return finish(cfg, run.eval_model, prep, history, best, run_dir)
 
 
-def train_epochs(cfg: Config, run: Training, prep: Prepared, run_dir: RunDir, meta: dict, history: list[dict],
-                 best: dict, start: int) -> tuple[list[dict], dict]:  # fmt: skip
+def train_epochs(
+    cfg: Config, run: Training, prep: Prepared, run_dir: RunDir, meta: dict, history: list[dict], best: dict, start: int
+) -> tuple[list[dict], dict]:
     """Epochs start..cfg.epochs, each checkpointed; Ctrl-C becomes Interrupted naming the resume command."""
     progress = sys.stderr.isatty()
     epoch, saved, started = start, start - 1, time.perf_counter()
