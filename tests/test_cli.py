@@ -197,3 +197,14 @@ def test_training_logs_into_the_run_folder_with_a_time_left(tree, tmp_path, caps
     assert main(["train", "--resume", str(tmp_path / "l"), "--epochs", "4"]) == 0
     assert (tmp_path / "l" / "train.log").read_text().count("epoch ") == 4  # the resumed session appends
     assert "epoch   1/3" in capsys.readouterr().err
+
+
+def test_print_config_gives_yaml_that_loads_back_to_the_same_config(tmp_path, capsys):
+    from handrnn.cli import config_from_args, get_parser
+
+    assert main(["train", "--preset", "best", "--protocol", "3:1", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "c.yaml").write_text(text)
+    again = config_from_args(get_parser().parse_args(["train", "--config", str(tmp_path / "c.yaml")]))
+    assert again == config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "3:1"]))
+    assert "lr: 0.001" in text and "protocol: '3:1'" in text

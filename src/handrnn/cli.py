@@ -66,6 +66,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         out_root.read_config()  # a folder that holds no run stops here, before the lock creates anything
     else:
         cfg = config_from_args(args)
+        if args.print_config:
+            import yaml
+
+            print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False), end="")
+            return 0
         out_root = RunDir(Path(cfg.out) / (cfg.name or default_name(cfg)))
     with out_root.lock():
         return train_in(out_root, cfg, args)
@@ -321,6 +326,7 @@ def add_training_commands(sub) -> None:
     t.add_argument("--preset", help="a shipped config (best: see docs/accuracy.md); --config and flags override it")
     t.add_argument("--config", help="YAML file of Config fields; flags override it")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
     sw = sub.add_parser("sweep", help="train every point of a grid of config values; table and figure of the results")
