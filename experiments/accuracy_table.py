@@ -88,6 +88,43 @@ def presets(root: Path) -> list[str]:
     return rows
 
 
+VALIDATION = {
+    "v100": "the best preset's network (one), 100 epochs",
+    "v100-dists-angles": "+ features dists, angles",
+    "v100-depth2": "+ a second bidirectional layer",
+    "v100-units256": "256 units",
+}
+
+
+def validation(root: Path) -> list[str]:
+    rows = [
+        "| runs | what | val acc (seeds 0, 1) | mean val acc | mean val loss (best epoch) | test acc (best val epoch) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, what in VALIDATION.items():
+        runs = [root / f"{name}-s{s}" for s in (0, 1) if (root / f"{name}-s{s}" / "results.json").exists()]
+        if not runs:
+            rows.append(f"| {name}-sS | {what} | not run | | | |")
+            continue
+        res = [load(r) for r in runs]
+        vals = [r["val_acc"] for r in res]
+        loss = statistics.mean(r2["val_loss"] for r2 in (best_row(r) for r in runs))
+        rows.append(
+            f"| {name}-sS | {what} | {', '.join(pct(v) for v in vals)} | {pct(statistics.mean(vals))} | {loss:.3f} | "
+            f"{', '.join(pct(r['test_acc']) for r in res)} |"
+        )
+    return rows
+
+
+def best_row(run: Path) -> dict:
+    """The metrics.csv row of the run's best validation epoch."""
+    import csv
+
+    best = load(run)["best_epoch"]
+    with open(run / "metrics.csv") as f:
+        return {k: float(v) for k, v in next(r for r in csv.DictReader(f) if int(r["epoch"]) == best).items() if v}
+
+
 def commands(root: Path) -> list[str]:
     out = []
     for run in sorted(p.parent for p in root.glob("*/command.json") if (p.parent / "results.json").exists()):
@@ -98,6 +135,7 @@ def commands(root: Path) -> list[str]:
 def main(root: str) -> None:
     root = Path(root)
     print("\n".join(["### Ablation (1:1, seed 0)", "", *ablation(root), "", "### The best preset", "", *presets(root)]))
+    print("\n".join(["", "### Validation runs for the next recipe (1:1)", "", *validation(root)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 

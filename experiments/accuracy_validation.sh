@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Validation runs for the next recipe (1:1, validation carved from training, seeds 0 and 1): the best preset's
+# network with a 100-epoch schedule, and with one change each. Runs that already have results.json are kept.
+# Usage: JOBS=2 experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+set -euo pipefail
+data=${1:?FPHA folder}; out=${2:-runs/accuracy}
+base="--protocol 1:1 --preset best --members 1 --val-fraction 0.1 --epochs 100"
+commands() {
+  for s in 0 1; do
+    echo "v100-s$s $base --seed $s"
+    echo "v100-dists-angles-s$s $base --seed $s --features pose,vel,dists,angles"
+    echo "v100-depth2-s$s $base --seed $s --depth 2"
+    echo "v100-units256-s$s $base --seed $s --num-units 256"
+  done
+}
+one() {  # name flags...
+  local name=$1; shift
+  [ -f "$out/$name/results.json" ] && return 0
+  rm -rf "${out:?}/$name"
+  handrnn train --data "$data" --out "$out" --name "$name" --threads 1 "$@" > /dev/null 2>&1 \
+    || echo "accuracy_validation.sh: $name failed" >&2
+}
+export -f one; export data out
+commands | xargs -P "${JOBS:-1}" -I{} bash -c 'one {}'
