@@ -45,7 +45,10 @@ def test_normalisers_fit_on_training_only():
     h = Normaliser.fit("hand", train)
     x = h(train[0]).reshape(30, 21, 3)
     np.testing.assert_allclose(x[:, 0], 0, atol=1e-6)
-    assert h.palm == pytest.approx(palm_size(np.concatenate(train)).mean())
+    hand = np.zeros((2, 21, 3))
+    hand[:, 1:6, 0] = [[10, 10, 10, 10, 10], [20, 20, 20, 20, 20]]  # MCPs 10 mm, then 20 mm from the wrist
+    assert palm_size(hand.reshape(2, 63)).tolist() == [10.0, 20.0]
+    assert Normaliser.fit("hand", [hand.reshape(2, 63)]).palm == pytest.approx(15.0)
     assert Normaliser(**vars(z)).mean == z.mean  # travels as plain data
 
 

@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from . import features
 from .config import Config
-from .recurrent import CELLS as KERNEL_CELLS  # cells the grouped kernel runs (rnn, gru)
+from .recurrent import CELLS as GROUPED_CELLS  # cells the grouped kernel runs (rnn, gru)
 from .recurrent import grouped_rnn
 from .skeleton import FINGER_JOINTS, NUM_COORDS, NUM_FEATURES, NUM_FINGERS, finger_feature_indices
 
@@ -197,7 +197,7 @@ class FingerRNN(nn.Module):
     @property
     def grouped(self) -> bool:
         """True when the five fingers run as one layer through the grouped kernel."""
-        return self.fused and self.cell in KERNEL_CELLS
+        return self.fused and self.cell in GROUPED_CELLS
 
     def _grouped(self, x: torch.Tensor, lengths: torch.Tensor | None, h0=None):
         return grouped_rnn(self.cell, x, lengths, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, h0)
@@ -282,9 +282,9 @@ class HRNN(nn.Module):
 
     @property
     def hand_grouped(self) -> bool:
-        return self.fingers.fused and self.cell2 in KERNEL_CELLS
+        return self.fingers.fused and self.cell2 in GROUPED_CELLS
 
-    def _hand_kernel(self, h: torch.Tensor, lengths: torch.Tensor | None, h0=None):
+    def _hand_grouped(self, h: torch.Tensor, lengths: torch.Tensor | None, h0=None):
         """The hand layer through the grouped kernel, as a single group -> (out, last [1, B, H])."""
         hand = self.hand
         weights = [w.unsqueeze(0) for w in (hand.weight_ih_l0, hand.weight_hh_l0, hand.bias_ih_l0, hand.bias_hh_l0)]
@@ -301,7 +301,7 @@ class HRNN(nn.Module):
         if self.hand_grouped:
             if isinstance(h, PackedSequence):
                 h = pad_packed_sequence(h, batch_first=True)[0]
-            out, last = self._hand_kernel(h, lengths)
+            out, last = self._hand_grouped(h, lengths)
             return last[0] if self.pool is None else self.pool(out, lengths)
         if self.pool is not None:
             out = self.hand(h)[0]
@@ -323,7 +323,7 @@ class HRNN(nn.Module):
             raise ValueError("a pooled HRNN needs the whole sequence; it cannot stream")
         fingers, hand = state if state is not None else (None, None)
         h, fingers = self.fingers.step(x[..., self.finger_columns], fingers)
-        out, hand = self._hand_kernel(h, None, hand) if self.hand_grouped else self.hand(h, hand)
+        out, hand = self._hand_grouped(h, None, hand) if self.hand_grouped else self.hand(h, hand)
         return self.forward_head(out[:, -1]), (fingers, hand)
 
 
