@@ -132,8 +132,29 @@ def commands(root: Path) -> list[str]:
     return out
 
 
+def ablation_figure(root: Path, out: Path) -> None:
+    """Validation and test accuracy of each ablation row, as horizontal bars."""
+    import numpy as np
+
+    from handrnn.plots import plt, save
+
+    names = [n for n in ABLATION if (root / n / "results.json").exists()]
+    res = [load(root / n) for n in names]
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(names) + 1.5))
+    ax.barh(y - 0.2, [100 * r["val_acc"] for r in res], 0.4, label="validation (52 sequences)")
+    ax.barh(y + 0.2, [100 * r["test_acc"] for r in res], 0.4, label="test at the best validation epoch (575)")
+    ax.set_yticks(y, [ABLATION[n] for n in names], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("accuracy (%)")
+    ax.set_xlim(40, 100)
+    ax.legend(loc="upper right", fontsize=8)
+    save(fig, out, "Ablation on FPHA 1:1, seed 0 (experiments/accuracy.sh)")
+
+
 def main(root: str) -> None:
     root = Path(root)
+    ablation_figure(root, Path("docs/ablation.png"))
     print("\n".join(["### Ablation (1:1, seed 0)", "", *ablation(root), "", "### The best preset", "", *presets(root)]))
     print("\n".join(["", "### Validation runs for the next recipe (1:1)", "", *validation(root)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
