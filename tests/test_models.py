@@ -242,7 +242,7 @@ def test_an_ensemble_averages_its_members_probabilities_and_trains_each_member()
             logits, state = model.stream(x[:1, t : t + 1], state)
     torch.testing.assert_close(logits, model(x[:1], lengths[:1]), rtol=1e-5, atol=1e-5)
     from handrnn.data import SequenceSet
-    from handrnn.train import train_one_epoch
+    from handrnn.training import train_one_epoch
 
     data = SequenceSet([s[:n].numpy() for s, n in zip(x, lengths)], np.arange(5) % 4, Normaliser())
     before = [p.detach().clone() for p in model.parameters()]

@@ -25,7 +25,7 @@ from .datasets import read_fpha
 from .models import GATES, FingerRNN, build_model
 from .runs import describe, size_label
 from .skeleton import FINGER_INPUT, FINGER_JOINTS, NUM_FINGERS
-from .train import augmentation, train_one_epoch
+from .training import augmentation, train_one_epoch
 
 log = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
     from .data import protocol_splits
     from .datasets import load_data
     from .runs import RunDir, summarise_folds
-    from .train import fit
+    from .training import fit
 
     if args.resume:
         extra = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(Config)}}

@@ -16,7 +16,7 @@ from .metrics import classification_report
 from .models import build_model
 from .plots import plot_confusion
 from .runs import RunDir
-from .train import predict
+from .training import predict
 
 
 def load_model(run_dir: Path, checkpoint: str = "best") -> tuple[torch.nn.Module, Encoder, dict]:

@@ -14,7 +14,7 @@ from .data import protocol_splits
 from .datasets import HandActions
 from .errors import HandRNNError
 from .runs import RunDir
-from .train import fit
+from .training import fit
 
 log = logging.getLogger(__name__)
 NOT_SWEPT = ("data", "allow_pickle", "out", "name", "test_every_epoch", "protocol", "fold")

@@ -1,0 +1,83 @@
+"""The Python API: load a trained run and classify arrays; train from a config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Config, from_dict, make_config
+from .data import Encoder, SequenceSet
+from .datasets import as_frames
+from .evaluation import load_model
+from .training import predict
+
+
+@dataclass
+class Classifier:
+    """A trained run, ready to classify sequences: the model, its input encoder and the action names."""
+
+    model: torch.nn.Module
+    encoder: Encoder
+    actions: list[str]
+    config: Config
+
+    def predict_proba(self, sequences) -> np.ndarray:
+        """One array [T, 63] or [T, 21, 3] (millimetres, FPHA's joint order), or a list of them -> [N, C]
+        probabilities, rows in the input's order."""
+        single = isinstance(sequences, np.ndarray) and sequences.ndim in (2, 3) and sequences.dtype != object
+        seqs = [sequences] if single else list(sequences)
+        frames = [as_frames(s, f"sequence {i}") for i, s in enumerate(seqs)]
+        data = SequenceSet(frames, np.zeros(len(frames), dtype=np.int64), self.encoder)
+        return torch.softmax(predict(self.model, data), 1).numpy()
+
+    def __call__(self, sequences, top: int = 3) -> list[list[tuple[str, float]]]:
+        """For each sequence, its `top` actions with their probabilities, most likely first."""
+        probs = self.predict_proba(sequences)
+        order = np.argsort(-probs, axis=1)[:, :top]
+        return [[(self.actions[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
+
+
+def load(run_dir: str | Path, checkpoint: str = "best") -> Classifier:
+    """The model of a run folder (`best` or `last` checkpoint), with its normalisation and action names."""
+    model, encoder, state = load_model(Path(run_dir), checkpoint)
+    return Classifier(model, encoder, list(state["actions"]), from_dict(state["config"], str(run_dir)))
+
+
+def train(config: Config | dict | None = None, **overrides) -> list[dict]:
+    """Train as `handrnn train` does, printing the same progress; returns each split's results.
+
+    handrnn.train(data="path/to/fpha", protocol="1:1", epochs=10) or handrnn.train(cfg)."""
+    from .cli import main  # the command line is the one place that runs a training (lock, folds, logging)
+
+    cfg = make_config(**config) if isinstance(config, dict) else (config or Config())
+    cfg = make_config(cfg, **overrides)
+    if not cfg.name:
+        from .runs import default_name
+
+        cfg = make_config(cfg, name=default_name(cfg))
+    argv = ["train"]
+    for name, value in vars(cfg).items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + flag[2:])
+        else:
+            argv += [flag, str(value)]
+    code = main(argv)
+    if code != 0:
+        from .errors import HandRNNError
+
+        raise HandRNNError(f"training stopped with exit status {code} (the message above says why)")
+    return results_of(cfg)
+
+
+def results_of(cfg: Config) -> list[dict]:
+    from .runs import RunDir
+
+    root = RunDir(Path(cfg.out) / cfg.name)
+    summary = root.read_results()
+    if "folds" in summary:
+        return [RunDir(root / fold).read_results() for fold in summary["folds"]]
+    return [summary]
