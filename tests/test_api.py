@@ -1,5 +1,6 @@
 """The Python API: import light, load a run, classify arrays, train from Python."""
 
+import json
 import subprocess
 import sys
 
@@ -45,6 +46,9 @@ def test_load_classifies_arrays_as_predict_does(run, capsys):
     capsys.readouterr()
     assert main(["predict", str(run_dir), str(skel), "--top", "1"]) == 0
     assert f"{ranked[0][0]} {ranked[0][1]:.3f}" in capsys.readouterr().out
+    assert main(["predict", str(run_dir), str(skel), str(skel), "--top", "2", "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["top"][0]["action"] == ranked[0][0]
     with pytest.raises(handrnn.HandRNNError, match="sequence 0: expected"):
         clf.predict_proba(np.zeros((5, 62)))
 

@@ -168,7 +168,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for path, ranked in predict_files(
         Path(args.run), [Path(f) for f in args.files], checkpoint=args.checkpoint, top=args.top
     ):
-        print(f"{path}: " + ", ".join(f"{a} {p:.3f}" for a, p in ranked))
+        if args.json:
+            import json
+
+            top = [{"action": a, "probability": round(p, 6)} for a, p in ranked]
+            print(json.dumps({"file": str(path), "top": top}))
+        else:
+            print(f"{path}: " + ", ".join(f"{a} {p:.3f}" for a, p in ranked))
     return 0
 
 
@@ -351,6 +357,7 @@ def add_run_commands(sub) -> None:
     pr.add_argument("files", nargs="+", help="skeleton.txt files or .npy arrays")
     pr.add_argument("--checkpoint", choices=CHECKPOINTS, default="best")
     pr.add_argument("--top", type=int, default=3, help="how many actions to list per file")
+    pr.add_argument("--json", action="store_true", help="one JSON object per file (file, top actions)")
     pr.set_defaults(func=cmd_predict)
     pl = sub.add_parser("plot", help="training curves (loss, accuracy per epoch) of one or more runs in one PNG")
     pl.add_argument("runs", nargs="+", help="run folders")
