@@ -74,3 +74,19 @@ def test_a_run_replays_from_its_own_config_with_identical_metrics(run, tmp_path)
 def test_resume_of_a_folder_without_a_run_creates_nothing(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     assert "not a run folder" in errors(capsys)[0] and not (tmp_path / "nothing").exists()
+
+
+def test_cross_subject_resumes_as_a_whole_or_one_fold_in_place(tmp_path, capsys):
+    tree = make_tree(tmp_path / "t")
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "xs", "--protocol", "cross-subject"]
+    assert main([*argv, "--epochs", "1", "--num-units", "4"]) == 0
+    xs = tmp_path / "xs"
+    assert main(argv + ["--epochs", "1"]) == 2  # the parent holds the run
+    assert "already holds a run" in errors(capsys)[0]
+    assert main(["train", "--resume", str(xs), "--epochs", "2"]) == 0
+    rows = {f: (xs / f / "metrics.csv").read_text().count("\n") - 1 for f in ("subject1", "subject2", "subject3")}
+    assert rows == {"subject1": 2, "subject2": 2, "subject3": 2}
+    assert main(["train", "--resume", str(xs / "subject2"), "--epochs", "3"]) == 0
+    assert (xs / "subject2" / "metrics.csv").read_text().count("\n") - 1 == 3
+    assert not (xs / "subject2" / "subject1").exists()  # no folds nested inside a fold
+    assert json.loads((xs / "results.json").read_text())["folds"].keys() == {"subject1", "subject2", "subject3"}

@@ -97,24 +97,39 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
     else:
         out_root.write_command(provenance(cfg, args.argv))
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
-    if args.resume and cfg.epochs != out_root.read_config().epochs:
-        out_root.update_config(epochs=cfg.epochs)
     splits = protocol_splits(data, cfg.protocol, cfg.seed)
     if cfg.fold:
         splits = [s for s in splits if s.name == f"subject{cfg.fold}"]
         if not splits:
             raise HandRNNError(f"fold {cfg.fold}: no such subject in the data")
+    if args.resume and len(splits) > 1 and out_root.path.name in [s.name for s in splits]:
+        splits = [s for s in splits if s.name == out_root.path.name]  # one fold's folder: that fold, in place
+    folds = len(splits) > 1
+    if folds and not args.resume:
+        out_root.write_config(cfg)  # the parent holds the folds' config: it can be resumed as a whole
     results = []
     for i, split in enumerate(splits, 1):
-        run_dir = RunDir(out_root / split.name) if len(splits) > 1 else out_root
-        fold = f"fold {i}/{len(splits)}, " if len(splits) > 1 else ""
+        run_dir = RunDir(out_root / split.name) if folds else out_root
+        if args.resume and run_dir.holds_run() and cfg.epochs != run_dir.read_config().epochs:
+            run_dir.update_config(epochs=cfg.epochs)
+        fold = f"fold {i}/{len(splits)}, " if folds else ""
         log.info(
             f"run {run_dir}: {cfg.model}/{cfg.cell} on {cfg.protocol} ({fold}{split.name}), "
             f"{len(split.train)} train / {len(split.test)} test"
         )
-        results.append(fit(cfg, data, split, run_dir, resume=bool(args.resume)))
+        try:
+            results.append(fit(cfg, data, split, run_dir, resume=bool(args.resume)))
+        except Interrupted as e:
+            if not folds:
+                raise
+            raise Interrupted(
+                f"fold {split.name}: {str(e).split('. Continue')[0]}. Continue all folds with: "
+                f"handrnn train --resume {out_root}"
+            ) from None
         print(f"{run_dir}: test accuracy {results[-1]['test_acc']:.4f} (best val epoch {results[-1]['best_epoch']})")
-    if len(results) > 1:
+    if folds:
+        if args.resume and out_root.holds_run() and cfg.epochs != out_root.read_config().epochs:
+            out_root.update_config(epochs=cfg.epochs)
         summary = summarise_folds(out_root.path, results)
         print(
             f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(results)} folds"

@@ -114,8 +114,7 @@ class RunDir:
 
     def create(self, cfg: Config, split: dict[str, list[str]], sha256: dict[str, str]) -> None:
         """config.json, and split.json: each part's sequence ids and the SHA-256 of its data (data.fingerprint)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.path / CONFIG, json.loads(to_json(cfg)))
+        self.write_config(cfg)
         write_json(self.path / SPLIT, {**split, "sha256": sha256})
 
     def check_data(self, part: str, sha256: str) -> None:
@@ -126,6 +125,10 @@ class RunDir:
                 f"{self.path}: the {part} data differs from the data this run was trained on (sequences changed, "
                 f"added or removed, or another dataset): give --data the run's own dataset"
             )
+
+    def write_config(self, cfg: Config) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / CONFIG, json.loads(to_json(cfg)))
 
     def read_config(self) -> Config:
         return from_dict(read_json(self.path / CONFIG, "config"), str(self.path / CONFIG))
