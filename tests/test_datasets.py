@@ -129,7 +129,7 @@ def test_cw3_container_with_bad_labels_or_shapes(tmp_path):
     }
     for key, value, message in [
         ("y_test", [3], "y_test\\[0\\] = 3"),
-        ("x_train", [np.zeros((4, 62))], "x_train\\[0\\] must be"),
+        ("x_train", [np.zeros((4, 62))], "x_train\\[0\\]: expected \\[T, 63\\]"),
         ("x_test", [np.full((3, 63), np.nan)], "NaN"),
     ]:
         path = tmp_path / f"{key}.pkl"
