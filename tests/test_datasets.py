@@ -179,3 +179,18 @@ def test_a_cache_file_is_trusted_only_when_its_key_and_content_check_out(tree, t
     edited = read_fpha(tree, cache_dir=cache)
     i = edited.ids.index("Subject_1/open_jar/1")
     assert edited.sequences[i][-1, -1] == pytest.approx(1.5)
+
+
+def test_a_subset_with_official_labels_loads_and_reports_real_faults(tree):
+    split = tree / "data_split_action_recognition.txt"
+    official = {0: 3, 1: 10, 2: 20, 3: 44}  # four actions of 45, listed with their official labels
+    lines = [
+        " ".join([ln.split()[0], str(official[int(ln.split()[1])])]) if "/" in ln else ln
+        for ln in split.read_text().splitlines()
+    ]
+    split.write_text("\n".join(lines) + "\n")
+    d = read_fpha(tree)
+    assert d.actions == ["open_jar", "close_jar", "pour", "stir"] and sorted(set(d.labels.tolist())) == [0, 1, 2, 3]
+    (tree / SKEL).write_text("0000 1.0\n")
+    with pytest.raises(HandRNNError, match="open_jar/1/skeleton.txt:1: expected 64 columns"):
+        read_fpha(tree)

@@ -193,8 +193,9 @@ def read_split_file(path: Path) -> dict[str, tuple[int, int, int]]:
     return entries
 
 
-def split_actions(path: Path, entries: dict[str, tuple[int, int, int]], known: set[str]) -> list[str]:
-    """Action names by label, from the split file's entries; every action must have a folder in the tree."""
+def split_actions(path: Path, entries: dict[str, tuple[int, int, int]], known: set[str]) -> dict[str, int]:
+    """{action name: official label}, from the split file's entries, in label order; every action must have a
+    folder in the tree. A subset of FPHA may list only some labels: gaps are allowed."""
     names: dict[int, str] = {}
     for sid, (_, label, n) in entries.items():
         action = sid.split("/")[1]
@@ -202,9 +203,7 @@ def split_actions(path: Path, entries: dict[str, tuple[int, int, int]], known: s
             raise HandRNNError(f"{path}:{n}: unknown action {action!r}: the tree has no folder of that name")
         if names.setdefault(label, action) != action:
             raise HandRNNError(f"{path}:{n}: label {label} is {names[label]!r} elsewhere but {action!r} here")
-    if sorted(names) != list(range(len(names))):
-        raise HandRNNError(f"{path}: labels must run 0..{len(names) - 1} without gaps")
-    return [names[i] for i in range(len(names))]
+    return {names[label]: label for label in sorted(names)}
 
 
 def _skeleton_files(root: Path) -> list[Path]:
@@ -282,10 +281,11 @@ def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) ->
     folders = {f.parent.parent.name for f in files}
     if split_path.is_file():
         entries = read_split_file(split_path)
-        actions = split_actions(split_path, entries, folders)
+        official = split_actions(split_path, entries, folders)
+        actions = list(official)  # labels 0..K-1 in the official order, also for a subset of the actions
     else:
         actions = sorted(folders)
-        entries = {}
+        official, entries = {}, {}
         log.warning(f"{split_path} not found: actions are numbered alphabetically and there is no official split")
     label_of = {a: i for i, a in enumerate(actions)}
     seqs, labels, ids, subjects, split, skipped = [], [], [], [], [], []
@@ -312,7 +312,7 @@ def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) ->
         ids.append(sid)
         subjects.append(int(subject.split("_")[1]))
         part = entries.get(sid, (UNSPLIT, None, 0))
-        if part[1] is not None and part[1] != label_of[action]:
+        if part[1] is not None and part[1] != official[action]:
             raise HandRNNError(f"{split_path}: {sid} has label {part[1]} but its folder says {action!r}")
         split.append(part[0])
     found = set(ids) | skipped_ids
