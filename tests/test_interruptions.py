@@ -1,6 +1,7 @@
 """Kills, Ctrl-C and divergence lose nothing: atomic files, exact resume, clean messages."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -123,3 +124,48 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_dies(tmp_path):
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["results.json"]
     atomic_write(path, lambda p: p.write_text("new"))
     assert path.read_text() == "new" and os.listdir(tmp_path) == ["results.json"]
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing in handrnn catches it."""
+
+
+def test_a_kill_at_any_write_of_any_epoch_then_resume_ends_like_an_uninterrupted_run(tree, tmp_path, monkeypatch):
+    import handrnn.runs as runs
+
+    args = ["--data", str(tree), "--out", str(tmp_path), "--epochs", "3", *ARGS]
+    assert main(["train", *args, "--name", "whole"]) == 0
+    expected = json.loads((tmp_path / "whole" / "results.json").read_text())
+    real = runs.atomic_write
+    writes = {"n": 0}
+
+    def counting(path, write):
+        writes["n"] += 1
+        real(path, write)
+
+    monkeypatch.setattr(runs, "atomic_write", counting)
+    assert main(["train", *args, "--name", "count"]) == 0
+    total = writes["n"]  # config, split, command, and each epoch's best.pt, last.pt, metrics.csv, then results
+    assert total >= 3 * 2 + 3
+    for k in range(1, total + 1):
+        calls = {"n": 0}
+
+        def dying(path, write, k=k, calls=calls):
+            calls["n"] += 1
+            if calls["n"] == k:  # killed halfway: the temporary file is written, the rename never happens
+                write(path.with_name(f".{path.name}.tmp"))
+                raise Killed
+            real(path, write)
+
+        monkeypatch.setattr(runs, "atomic_write", dying)
+        name = f"k{k}"
+        with pytest.raises(Killed):
+            main(["train", *args, "--name", name])
+        monkeypatch.setattr(runs, "atomic_write", real)
+        run = tmp_path / name
+        again = ["train", "--resume", str(run)] if (run / "config.json").exists() else ["train", *args, "--name", name]
+        assert main(again) == 0, k
+        got = json.loads((run / "results.json").read_text())
+        for key in ("best_epoch", "val_acc", "test_acc", "test_acc_last_epoch", "epochs_run"):
+            assert got[key] == expected[key], (k, key)
+        assert metric_rows(run) == metric_rows(tmp_path / "whole"), k

@@ -215,6 +215,7 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
         state = run_dir.load("last")
         run.load(state)
         history, best, start = state["history"], state["best"], state["epoch"] + 1
+        run_dir.write_metrics(history)  # the checkpoint's history is the truth (a kill may have cut metrics.csv)
         log.info(f"resuming {run_dir} after epoch {state['epoch']}")
     else:
         run_dir.create(cfg, {k: [data.ids[i] for i in v] for k, v in prep.index.items()}, sha256)
