@@ -90,3 +90,17 @@ def test_cross_subject_resumes_as_a_whole_or_one_fold_in_place(tmp_path, capsys)
     assert (xs / "subject2" / "metrics.csv").read_text().count("\n") - 1 == 3
     assert not (xs / "subject2" / "subject1").exists()  # no folds nested inside a fold
     assert json.loads((xs / "results.json").read_text())["folds"].keys() == {"subject1", "subject2", "subject3"}
+
+
+def test_an_empty_validation_part_keeps_the_last_epoch_with_a_warning(tmp_path, capsys):
+    tree = make_tree(tmp_path / "t", subjects=1, reps=2)  # 1:1 leaves one training sequence per action
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "v", "--protocol", "1:1"]
+    assert main([*argv, "--epochs", "2", "--num-units", "4"]) == 0
+    assert "validation part is empty" in capsys.readouterr().err
+    assert json.loads((tmp_path / "v" / "results.json").read_text())["best_epoch"] == 2
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**40)])
+def test_a_seed_out_of_range_is_one_line(tmp_path, capsys, seed):
+    assert main(["train", "--data", str(tmp_path), "--seed", seed]) == 2
+    assert "seed must" in errors(capsys)[0]

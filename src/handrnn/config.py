@@ -119,7 +119,9 @@ NOT_NEGATIVE = (
     "speed",
     "rotate",
     "jitter",
+    "seed",
 )
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds must fit
 FRACTIONS = ("dropout", "crop", "drop", "scale", "label_smoothing", "ema")  # each in [0, 1)
 
 
@@ -141,6 +143,8 @@ def validate(cfg: Config) -> Config:
     for name in NOT_NEGATIVE:
         if getattr(cfg, name) < 0:
             raise HandRNNError(f"config: {name} must not be negative, got {getattr(cfg, name)}")
+    if cfg.seed > MAX_SEED:
+        raise HandRNNError(f"config: seed must be at most {MAX_SEED}, got {cfg.seed}")
     validate_model_inputs(cfg)
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")

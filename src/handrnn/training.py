@@ -206,6 +206,8 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
+    if cfg.val_fraction > 0 and len(prep.val) == 0:
+        log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
     run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size))
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
     sha256 = {part: fingerprint(data, np.array(index, dtype=np.int64)) for part, index in prep.index.items()}
@@ -239,7 +241,7 @@ def train_epochs(
         for epoch in range(start, cfg.epochs + 1):
             row = run_epoch(cfg, run, prep, epoch, progress)
             history.append(row)
-            improved = better(row, best) or cfg.val_fraction == 0
+            improved = better(row, best) or len(prep.val) == 0  # no validation part: the last epoch is kept
             if improved:
                 best = {"epoch": epoch, "val_acc": row["val_acc"], "val_loss": row["val_loss"]}
             state = {**meta, **run.state(), "epoch": epoch, "history": history, "best": best}
