@@ -104,3 +104,30 @@ def test_an_empty_validation_part_keeps_the_last_epoch_with_a_warning(tmp_path, 
 def test_a_seed_out_of_range_is_one_line(tmp_path, capsys, seed):
     assert main(["train", "--data", str(tmp_path), "--seed", seed]) == 2
     assert "seed must" in errors(capsys)[0]
+
+
+def test_convert_keeps_a_containers_own_split_unless_asked(tmp_path, capsys):
+    from handrnn.datasets import load_data
+
+    tree = make_tree(tmp_path / "t", reps=6)
+    assert main(["data", "convert", "--data", str(tree), "--out", str(tmp_path / "a.npz"), "--protocol", "1:1"]) == 0
+    assert main(["data", "convert", "--data", str(tmp_path / "a.npz"), "--out", str(tmp_path / "b.npz")]) == 0
+    assert "the container's own split" in capsys.readouterr().out
+    a, b = load_data(tmp_path / "a.npz"), load_data(tmp_path / "b.npz")
+    assert (a.split == 1).sum() == (b.split == 1).sum() == 36  # even reps: half of the 72 sequences
+    assert (
+        main(
+            [
+                "data",
+                "convert",
+                "--data",
+                str(tmp_path / "a.npz"),
+                "--out",
+                str(tmp_path / "c.npz"),
+                "--protocol",
+                "cw3",
+            ]
+        )
+        == 0
+    )
+    assert (load_data(tmp_path / "c.npz").split == 1).sum() == 5 * 4  # asked for: cw3's 5 per action

@@ -215,17 +215,21 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    import os
+
     from .data import protocol_splits
     from .datasets import load_data, to_cw3_dict, write_cw3
 
     if args.protocol == "cross-subject":
         raise HandRNNError("convert writes one train/test container: use --protocol cw3 or 1:1")
     d = load_data(args.data, allow_pickle=args.allow_pickle)
-    split = protocol_splits(d, args.protocol, args.seed)[0]
+    # A container keeps its own split unless a protocol is asked for; an FPHA tree gets CW3's split by default.
+    source = args.data or os.environ.get("HANDRNN_DATA", "")
+    protocol = args.protocol or ("1:1" if source and Path(source).is_file() else "cw3")
+    split = protocol_splits(d, protocol, args.seed)[0]
     write_cw3(Path(args.out), to_cw3_dict(d, split.train, split.test))
-    print(
-        f"wrote {args.out}: {len(split.train)} train / {len(split.test)} test sequences ({args.protocol}, seed {args.seed})"
-    )
+    how = "the container's own split" if protocol == "1:1" and not args.protocol else f"{protocol}, seed {args.seed}"
+    print(f"wrote {args.out}: {len(split.train)} train / {len(split.test)} test sequences ({how})")
     return 0
 
 
@@ -337,7 +341,11 @@ def add_data_commands(sub) -> None:
     s.add_argument("--on-bad", choices=ON_BAD, default="error", help="what to do with a malformed file")
     s.set_defaults(func=cmd_summary)
     c.add_argument("--out", required=True, help="output file, .npz or .pkl")
-    c.add_argument("--protocol", default="cw3", choices=[p for p in PROTOCOLS if p != "cross-subject"])
+    c.add_argument(
+        "--protocol",
+        choices=[p for p in PROTOCOLS if p != "cross-subject"],
+        help="split to write (default: a container's own split; cw3 for an FPHA tree)",
+    )
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(func=cmd_convert)
 
