@@ -131,3 +131,13 @@ def test_convert_keeps_a_containers_own_split_unless_asked(tmp_path, capsys):
         == 0
     )
     assert (load_data(tmp_path / "c.npz").split == 1).sum() == 5 * 4  # asked for: cw3's 5 per action
+
+
+def test_plot_into_a_new_folder_and_a_damaged_metrics_file(run, tmp_path, capsys):
+    run_dir, _ = run
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "new" / "folder" / "c.png")]) == 0
+    assert (tmp_path / "new" / "folder" / "c.png").read_bytes()[:4] == b"\x89PNG"
+    (run_dir / "metrics.csv").write_text("epoch,train_loss\n1,abc\n")
+    capsys.readouterr()
+    assert main(["plot", str(run_dir), "--out", str(tmp_path / "d.png")]) == 2
+    assert "not a readable metrics file" in errors(capsys)[0]

@@ -11,22 +11,33 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .errors import HandRNNError
+
 
 def save(fig, out: Path, title: str = "") -> Path:
     """Title, lay out, write a PNG and free the figure."""
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=120)
+    except OSError as e:
+        raise HandRNNError(f"{out}: cannot write the figure ({e.strerror or e})") from None
+    finally:
+        plt.close(fig)
     return out
 
 
 def read_metrics(path: Path) -> dict[str, np.ndarray]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    cols = rows[0].keys() if rows else []
-    return {c: np.array([float(r[c]) if r[c] != "" else np.nan for r in rows]) for c in cols}
+    """metrics.csv as columns; a damaged file is one clear error."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        cols = rows[0].keys() if rows else []
+        return {c: np.array([float(r[c]) if r[c] not in ("", None) else np.nan for r in rows]) for c in cols}
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
+        raise HandRNNError(f"{path}: not a readable metrics file ({e})") from None
 
 
 def plot_curves(runs: dict[str, Path], out: Path, title: str = "") -> Path:
