@@ -27,12 +27,5 @@ commands() {  # one "name flags..." line per run
   echo "best-1-3 --protocol 1:3 --preset best"
   echo "best-3-1 --protocol 3:1 --preset best"
 }
-one() {  # name flags...
-  local name=$1; shift
-  [ -f "$out/$name/results.json" ] && return 0
-  rm -rf "${out:?}/$name"
-  handrnn train --data "$data" --out "$out" --name "$name" --threads 1 "$@" > /dev/null 2>&1 \
-    || echo "accuracy.sh: $name failed" >&2
-}
-export -f one; export data out
-commands | xargs -P "${JOBS:-1}" -I{} bash -c 'one {}'
+source "$(dirname "$0")/parallel_runs.sh"
+commands | run_all

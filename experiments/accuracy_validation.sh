@@ -13,12 +13,5 @@ commands() {
     echo "v100-units256-s$s $base --seed $s --num-units 256"
   done
 }
-one() {  # name flags...
-  local name=$1; shift
-  [ -f "$out/$name/results.json" ] && return 0
-  rm -rf "${out:?}/$name"
-  handrnn train --data "$data" --out "$out" --name "$name" --threads 1 "$@" > /dev/null 2>&1 \
-    || echo "accuracy_validation.sh: $name failed" >&2
-}
-export -f one; export data out
-commands | xargs -P "${JOBS:-1}" -I{} bash -c 'one {}'
+source "$(dirname "$0")/parallel_runs.sh"
+commands | run_all

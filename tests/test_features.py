@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from handrnn import features
-from handrnn.config import FEATURE_NAMES, JOINT_FEATURES
+from handrnn.config import FEATURE_NAMES, JOINT_FEATURES, make_config
+from handrnn.errors import HandRNNError
 from handrnn.skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_JOINTS
 
 
@@ -82,7 +83,7 @@ def test_rotation_leaves_distances_and_angles_alone():
 
 def test_encode_layout_per_joint_block_joint_major_then_globals():
     x = moving(frames=3).reshape(3, -1)
-    names = features.parse("dists,vel,pose")
+    names = make_config(features="dists,vel,pose").feature_names()
     assert names == ("pose", "vel", "dists")
     out = features.encode(x, names)
     assert out.shape == (3, 21 * 6 + 210) == (3, features.size(names))
@@ -98,5 +99,5 @@ def test_encode_layout_per_joint_block_joint_major_then_globals():
 def test_feature_names_agree_with_the_config_lists():
     assert set(FEATURE_NAMES) == set(features.PER_JOINT) | set(features.GLOBAL)
     assert set(JOINT_FEATURES) == set(features.PER_JOINT)
-    with pytest.raises(ValueError, match="choose from"):
-        features.parse("pose,speed")
+    with pytest.raises(HandRNNError, match="features = 'pose,speed'"):
+        make_config(features="pose,speed")

@@ -91,7 +91,7 @@ class Config:
 
     def feature_names(self) -> tuple[str, ...]:
         """The features field as names in canonical order (per-joint first)."""
-        names = {n.strip() for n in self.features.split(",") if n.strip()}
+        names = set(listed(self.features))
         return tuple(n for n in FEATURE_NAMES if n in names)
 
 
@@ -155,9 +155,14 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def listed(text: str) -> list[str]:
+    """ "pose, vel," -> ["pose", "vel"]."""
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def validate_model_inputs(cfg: Config) -> None:
     """The features, normalisation and model must fit together."""
-    names = [n.strip() for n in cfg.features.split(",") if n.strip()]
+    names = listed(cfg.features)
     unknown = [n for n in names if n not in FEATURE_NAMES]
     if unknown or not names:
         raise HandRNNError(f"config: features = {cfg.features!r}; give a comma list of {', '.join(FEATURE_NAMES)}")

@@ -30,48 +30,48 @@ def sequence_palm(joints: np.ndarray) -> float:
     return max(float(palm_size(joints).mean()), 1e-6)
 
 
-def xyz(joints: np.ndarray) -> np.ndarray:
+def xyz(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """The coordinates as given (CW3's input): [T, 21, 3]."""
     return joints
 
 
-def pose(joints: np.ndarray) -> np.ndarray:
+def pose(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """Joints relative to the same frame's wrist, in palm sizes: [T, 21, 3] (translation and scale invariant)."""
-    return (joints - joints[:, WRIST : WRIST + 1]) / sequence_palm(joints)
+    return (joints - joints[:, WRIST : WRIST + 1]) / (palm or sequence_palm(joints))
 
 
-def velocity(joints: np.ndarray, stride: int = 1) -> np.ndarray:
+def velocity(joints: np.ndarray, palm: float | None = None, stride: int = 1) -> np.ndarray:
     """x[t] - x[t - stride] in palm sizes, 0 where t < stride: [T, 21, 3] (translation invariant)."""
-    scaled = joints / sequence_palm(joints)
+    scaled = joints / (palm or sequence_palm(joints))
     out = np.zeros_like(scaled)
     out[stride:] = scaled[stride:] - scaled[:-stride]
     return out
 
 
-def long_velocity(joints: np.ndarray) -> np.ndarray:
-    return velocity(joints, LONG_STRIDE)
+def long_velocity(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
+    return velocity(joints, palm, LONG_STRIDE)
 
 
-def bones(joints: np.ndarray) -> np.ndarray:
+def bones(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """Bone vectors (child minus parent, skeleton.BONES order) in palm sizes: [T, 20 x 3]."""
     parent, child = (list(side) for side in zip(*BONES))
-    return ((joints[:, child] - joints[:, parent]) / sequence_palm(joints)).reshape(len(joints), -1)
+    return ((joints[:, child] - joints[:, parent]) / (palm or sequence_palm(joints))).reshape(len(joints), -1)
 
 
-def bone_directions(joints: np.ndarray) -> np.ndarray:
+def bone_directions(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """Unit bone vectors: [T, 20 x 3] (scale invariant)."""
     parent, child = (list(side) for side in zip(*BONES))
     v = joints[:, child] - joints[:, parent]
     return (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)).reshape(len(joints), -1)
 
 
-def distances(joints: np.ndarray) -> np.ndarray:
+def distances(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """Distances between every pair of joints in palm sizes, upper triangle row by row: [T, 210]."""
     i, j = np.triu_indices(NUM_JOINTS, k=1)
-    return np.linalg.norm(joints[:, i] - joints[:, j], axis=-1) / sequence_palm(joints)
+    return np.linalg.norm(joints[:, i] - joints[:, j], axis=-1) / (palm or sequence_palm(joints))
 
 
-def angles(joints: np.ndarray) -> np.ndarray:
+def angles(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """Cosine of the angle between consecutive bones of each finger (at MCP, PIP, DIP): [T, 5 x 3]."""
     out = []
     for chain in FINGER_CHAINS:
@@ -81,27 +81,19 @@ def angles(joints: np.ndarray) -> np.ndarray:
     return np.concatenate(out, axis=1)
 
 
-PER_JOINT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+# Each takes (joints [T, 21, 3], palm) and computes the palm size itself when it is not given.
+PER_JOINT: dict[str, Callable[..., np.ndarray]] = {
     "xyz": xyz,
     "pose": pose,
     "vel": velocity,
     "vel4": long_velocity,
 }
-GLOBAL: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+GLOBAL: dict[str, Callable[..., np.ndarray]] = {
     "bones": bones,
     "dirs": bone_directions,
     "dists": distances,
     "angles": angles,
 }
-
-
-def parse(spec: str) -> tuple[str, ...]:
-    """ "pose,vel" -> ("pose", "vel") in the canonical order (per-joint first), each name once."""
-    names = {n.strip() for n in spec.split(",") if n.strip()}
-    unknown = names - set(PER_JOINT) - set(GLOBAL)
-    if unknown or not names:
-        raise ValueError(f"features {spec!r}: choose from {', '.join([*PER_JOINT, *GLOBAL])}")
-    return tuple(n for n in [*PER_JOINT, *GLOBAL] if n in names)
 
 
 def joint_channels(names: Sequence[str]) -> int:
@@ -112,9 +104,10 @@ def joint_channels(names: Sequence[str]) -> int:
 def encode(frames: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """[T, 63] coordinates -> [T, D] float32 features: per-joint block [T, 21 x k] (joint-major), then globals."""
     joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
-    per_joint = [PER_JOINT[n](joints) for n in names if n in PER_JOINT]
+    palm = sequence_palm(joints)  # once per sequence, for every feature
+    per_joint = [PER_JOINT[n](joints, palm) for n in names if n in PER_JOINT]
     blocks = [np.concatenate(per_joint, axis=-1).reshape(len(frames), -1)] if per_joint else []
-    blocks += [GLOBAL[n](joints) for n in names if n in GLOBAL]
+    blocks += [GLOBAL[n](joints, palm) for n in names if n in GLOBAL]
     return np.concatenate(blocks, axis=1).astype(np.float32)
 
 

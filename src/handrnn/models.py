@@ -78,7 +78,23 @@ def final_state(rnn: nn.RNNBase, x: torch.Tensor | PackedSequence, lengths: torc
     return last_output(out, lengths)
 
 
-class RNNClassifier(nn.Module):
+class Classifier(nn.Module):
+    """What both networks share: forward_features (subclass) -> layer norm (or none), dropout, linear head."""
+
+    head: nn.Linear
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.out_features
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.norm(features)))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x, lengths))
+
+
+class RNNClassifier(Classifier):
     """CW3's classifier: recurrent layer(s) over each frame's input, dropout, a linear layer.
 
     Beyond CW3: `bidirectional` adds a backward layer beside each forward one (the next layer reads both);
@@ -119,10 +135,6 @@ class RNNClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(width, num_classes)
 
-    @property
-    def num_classes(self) -> int:
-        return self.head.out_features
-
     def _bidirectional_outputs(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, D] -> [B, T, 2H]: forward outputs, then backward outputs, per frame."""
         for i, (forward, backward) in enumerate(self.layers):
@@ -144,12 +156,6 @@ class RNNClassifier(nn.Module):
         if self.pool is not None:
             return self.pool(self.rnn(x)[0], lengths)
         return final_state(self.rnn, pack(x, lengths) if self.pack_sequences else x, lengths)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.norm(features)))
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x, lengths))
 
     def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
         """Online use: frames x [B, T', D] continuing from `state` -> (logits after the last frame, state).
@@ -241,7 +247,7 @@ class FingerRNN(nn.Module):
         return self._five_layers(x)[0]
 
 
-class HRNN(nn.Module):
+class HRNN(Classifier):
     """CW3's hierarchical RNN: a recurrent layer per finger (wrist + 4 joints), then one over the hand.
 
     `fused=True` (default) runs GRU/SimpleRNN layers through handrnn's grouped kernel (the five fingers
@@ -277,10 +283,6 @@ class HRNN(nn.Module):
         self.head = nn.Linear(num_units2, num_classes)
 
     @property
-    def num_classes(self) -> int:
-        return self.head.out_features
-
-    @property
     def hand_grouped(self) -> bool:
         return self.fingers.fused and self.cell2 in GROUPED_CELLS
 
@@ -310,12 +312,6 @@ class HRNN(nn.Module):
         if self.pack_sequences and not isinstance(h, PackedSequence):
             h = pack(h, lengths)
         return final_state(self.hand, h, lengths)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.norm(features)))
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x, lengths))
 
     def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
         """Online use: frames x [B, T', D] continuing from `state` -> (logits after the last frame, state)."""

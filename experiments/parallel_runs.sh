@@ -1,0 +1,14 @@
+# Sourced by the experiment scripts: `run_all` reads "name flags..." lines on standard input and trains each
+# run (handrnn train --data $data --out $out --name NAME --threads 1 FLAGS), JOBS at a time (default 1).
+# A run with results.json is kept; an unfinished one is started again.
+one() {  # name flags...
+  local name=$1; shift
+  [ -f "$out/$name/results.json" ] && return 0
+  rm -rf "${out:?}/$name"
+  handrnn train --data "$data" --out "$out" --name "$name" --threads 1 "$@" > /dev/null 2>&1 \
+    || echo "$(basename "$0"): $name failed" >&2
+}
+run_all() {
+  export -f one; export data out
+  xargs -P "${JOBS:-1}" -I{} bash -c 'one {}'
+}
