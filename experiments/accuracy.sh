@@ -19,13 +19,22 @@ commands() {  # one "name flags..." line per run
   echo "ab-all-3members --protocol 1:1 $recipe --members 3"
   echo "ab-all-dists-angles --protocol 1:1 $recipe --features pose,vel,dists,angles"
   echo "ab-all-hrnn --protocol 1:1 $recipe --model hrnn --no-bidirectional --num-units1 32 --num-units2 256"
-  # the best preset: trained on all training data for its fixed schedule, last epoch reported
-  for s in 0 1 2; do echo "best-1-1-s$s --protocol 1:1 --preset best --seed $s"; done
-  for s in 0 1 2; do echo "one-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"; done
-  for f in 1 2 3 4 5 6; do echo "best-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
-  for s in 0 1 2; do echo "best-cw3-s$s --protocol cw3 --preset best --seed $s"; done
-  echo "best-1-3 --protocol 1:3 --preset best"
-  echo "best-3-1 --protocol 3:1 --preset best"
+  # the previous preset (best128: 128 units, 60 epochs): trained on all training data, last epoch reported
+  for s in 0 1 2; do echo "best-1-1-s$s --protocol 1:1 --preset best128 --seed $s"; done
+  for s in 0 1 2; do echo "one-1-1-s$s --protocol 1:1 --preset best128 --members 1 --seed $s"; done
+  for f in 1 2 3 4 5 6; do echo "best-xs-subject$f --protocol cross-subject --fold $f --preset best128"; done
+  for s in 0 1 2; do echo "best-cw3-s$s --protocol cw3 --preset best128 --seed $s"; done
+  echo "best-1-3 --protocol 1:3 --preset best128"
+  echo "best-3-1 --protocol 3:1 --preset best128"
+  # the best preset (256 units, 100 epochs, chosen by experiments/accuracy_validation.sh), most wanted first
+  for s in 0 1 2; do
+    echo "best256-1-1-s$s --protocol 1:1 --preset best --seed $s"
+    echo "one256-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"
+  done
+  echo "best256-1-3 --protocol 1:3 --preset best"
+  echo "best256-3-1 --protocol 3:1 --preset best"
+  for s in 0 1 2; do echo "best256-cw3-s$s --protocol cw3 --preset best --seed $s"; done
+  for f in 1 2 3 4 5 6; do echo "best256-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Validation runs for the next recipe (1:1, validation carved from training, seeds 0 and 1): the best preset's
+# Validation runs that chose the best preset (1:1, validation carved from training, seeds 0 and 1): the best preset's
 # network with a 100-epoch schedule, and with one change each. Runs that already have results.json are kept.
 # Usage: JOBS=2 experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
-base="--protocol 1:1 --preset best --members 1 --val-fraction 0.1 --epochs 100"
+base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
 commands() {
   for s in 0 1; do
     echo "v100-s$s $base --seed $s"
