@@ -251,22 +251,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     import dataclasses as dc
+    import json
 
     from .datasets import load_data
     from .plots import plot_sweep
-    from .sweep import parse_grid, run_sweep
+    from .sweep import Sweep, make_space, run_sweep
 
-    grid = parse_grid(args.grid)
+    space = make_space(args.grid, args.range)
     cfg = config_from_args(args)
-    out_dir = Path(cfg.out) / (cfg.name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.workers < 1:
+        raise HandRNNError(f"--workers must be at least 1, got {args.workers}")
+    name = cfg.name or "sweep-" + "-".join(space.fields())
+    sweep = Sweep(dc.replace(cfg, name=""), space, Path(cfg.out) / name, args.storage, args.trials, args.prune)
     data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
-    rows = run_sweep(dc.replace(cfg, name=""), grid, data, out_dir)
-    plot_sweep(rows, grid, out_dir / "sweep.png", f"{cfg.model}/{cfg.cell} sweep on {cfg.protocol}, seed {cfg.seed}")
+    rows = run_sweep(sweep, data, workers=args.workers, retry=args.retry_failed)
+    done = [r for r in rows if r["state"] == "complete"]
+    if done:
+        values = {k: sorted({r[k] for r in done}) for k in space.fields()}
+        title = f"{cfg.model}/{cfg.cell} sweep on {cfg.protocol}"
+        plot_sweep(done, values, sweep.out_dir / "sweep.png", title)
     for r in rows:
-        print(f"{r['run']:<40} val {r['val_acc']:.4f}  test {r['test_acc']:.4f}  {r['seconds_per_epoch']:.2f} s/epoch")
-    best = max(rows, key=lambda r: r["val_acc"])
+        outcome = f"val {r['val_acc']:.4f}  test {r['test_acc']:.4f}" if r["state"] == "complete" else r["state"]
+        error = f": {r['error']}" if r["error"] else ""
+        print(f"{r['run']:<60} {outcome}{error}")
+    summary = json.loads((sweep.out_dir / "sweep.json").read_text())
+    best = summary["selected_by_val"]
+    if best is None:
+        print(f"no trial finished; wrote sweep.csv and sweep.json in {sweep.out_dir}")
+        return 1
+    seeds = f" (mean of seeds {best['seeds']})" if best["seeds"] else ""
+    chosen = ", ".join(f"{k}={best[k]}" for k in space.fields() if k != "seed")
     print(
-        f"selected by validation: {best['run']} (test {best['test_acc']:.4f}); wrote sweep.csv, sweep.json, sweep.png in {out_dir}"
+        f"selected by validation{seeds}: {chosen or 'the base config'}: val {best['val_acc']:.4f}, "
+        f"test {best['test_acc']:.4f}; wrote sweep.csv, sweep.json, sweep.png in {sweep.out_dir}"
     )
     return 0
 
@@ -358,9 +375,21 @@ def add_training_commands(sub) -> None:
     t.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     add_config_flags(t)
     t.set_defaults(func=cmd_train)
-    sw = sub.add_parser("sweep", help="train every point of a grid of config values; table and figure of the results")
+    sw = sub.add_parser(
+        "sweep", help="train the points of a grid or sampled ranges of config values (Optuna); table and figure"
+    )
     grid_help = "values of one Config field (repeat for a product grid), e.g. --grid num-units=64,128,256"
     sw.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2", help=grid_help)
+    range_help = "a number field sampled by TPE, e.g. --range lr=1e-4:1e-2:log (needs --trials)"
+    sw.add_argument("--range", action="append", default=[], metavar="FIELD=LOW:HIGH[:log]", help=range_help)
+    sw.add_argument("--trials", type=int, default=0, help="sampled sweeps: how many trials in all")
+    sw.add_argument("--workers", type=int, default=1, help="local worker processes; --threads is split between them")
+    storage_help = (
+        "Optuna storage URL shared by workers on many machines (default: sqlite file study.db in the sweep folder)"
+    )
+    sw.add_argument("--storage", default="", metavar="URL", help=storage_help)
+    sw.add_argument("--prune", action="store_true", help="stop trials whose validation accuracy trails the median")
+    sw.add_argument("--retry-failed", action="store_true", help="train the failed points again")
     sw.add_argument("--preset", help="a shipped base config (see handrnn train --help)")
     sw.add_argument("--config", help="YAML file of the base config; flags override it")
     add_config_flags(sw)

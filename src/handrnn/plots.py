@@ -73,7 +73,7 @@ def plot_confusion(cm: np.ndarray, actions: list[str], out: Path, title: str = "
 
 
 def plot_sweep(rows: list[dict], grid: dict[str, list], out: Path, title: str = "") -> Path:
-    """Accuracy (validation solid, test dotted) and seconds per epoch against each swept field."""
+    """Accuracy (validation solid, test dotted) and seconds per epoch against each swept field (grid: its values)."""
     keys = list(grid)
     fig, axes = plt.subplots(2, len(keys), figsize=(5 * len(keys), 7), squeeze=False)
     for col, key in enumerate(keys):
@@ -94,8 +94,9 @@ def plot_sweep(rows: list[dict], grid: dict[str, list], out: Path, title: str = 
             log_scale = key in ("lr", "weight_decay") or (min(values) > 0 and max(values) / min(values) >= 16)
             for ax in axes[:, col]:
                 ax.set_xscale("log" if log_scale else "linear")
-                ax.set_xticks(sorted(values), [f"{v:g}" for v in sorted(values)])  # the swept values, plainly
-                ax.minorticks_off()
+                if len(values) <= 10:  # a grid's values, plainly (sampled values keep the axis' own ticks)
+                    ax.set_xticks(sorted(values), [f"{v:g}" for v in sorted(values)])
+                    ax.minorticks_off()
         axes[0, col].set(xlabel=key, ylabel="accuracy (val solid, test dotted)")
         axes[1, col].set(xlabel=key, ylabel="seconds per epoch")
         axes[0, col].legend(fontsize=7)

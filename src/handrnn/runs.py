@@ -83,12 +83,13 @@ class RunDir:
         return str(self.path)
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the folder for this process; another handrnn process that asks for it stops with a message."""
+    def lock(self, wait: bool = False) -> Iterator[None]:
+        """Hold the folder for this process; another handrnn process that asks for it stops with a message
+        (or, with `wait`, waits until this one is done)."""
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / LOCK, "w") as f:
             try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 raise HandRNNError(
                     f"{self.path} is in use by another handrnn process: wait for it to end, or pick another --name"
@@ -178,9 +179,13 @@ class RunDir:
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         handler.setLevel(logging.INFO)
         logger.addHandler(handler)
+        level = logger.level
+        if logger.getEffectiveLevel() > logging.INFO:  # a library caller that set up no logging still gets the log
+            logger.setLevel(logging.INFO)
         try:
             yield
         finally:
+            logger.setLevel(level)
             logger.removeHandler(handler)
             handler.close()
 

@@ -8,7 +8,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,8 +200,18 @@ def start_training(cfg: Config, num_classes: int, steps_per_epoch: int) -> Train
     return Training(model, optimizer, make_scheduler(cfg, optimizer, steps_per_epoch), make_ema(cfg, model))
 
 
-def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *, resume: bool = False) -> dict:
-    """Train cfg's model on split.train (minus validation), keep last/best checkpoints; returns results."""
+def fit(
+    cfg: Config,
+    data: HandActions,
+    split: Split,
+    run_dir: Path | RunDir,
+    *,
+    resume: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> dict:
+    """Train cfg's model on split.train (minus validation), keep last/best checkpoints; returns results.
+
+    on_epoch(row) is called after each epoch is saved (a sweep reports it, and may stop the run by raising)."""
     run_dir = RunDir(run_dir) if not isinstance(run_dir, RunDir) else run_dir
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -218,7 +228,6 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
         run.load(state)
         history, best, start = state["history"], state["best"], state["epoch"] + 1
         run_dir.write_metrics(history)  # the checkpoint's history is the truth (a kill may have cut metrics.csv)
-        log.info(f"resuming {run_dir} after epoch {state['epoch']}")
     else:
         run_dir.create(cfg, {k: [data.ids[i] for i in v] for k, v in prep.index.items()}, sha256)
     meta = {
@@ -227,12 +236,22 @@ def fit(cfg: Config, data: HandActions, split: Split, run_dir: Path | RunDir, *,
         "normaliser": dataclasses.asdict(prep.normaliser),
     }
     with run_dir.log_to(logging.getLogger("handrnn")), sigterm_as_interrupt():
-        history, best = train_epochs(cfg, run, prep, run_dir, meta, history, best, start)
+        if start > 1:
+            log.info(f"resuming {run_dir} after epoch {start - 1}")
+        history, best = train_epochs(cfg, run, prep, run_dir, meta, history, best, start, on_epoch)
         return finish(cfg, run.eval_model, prep, history, best, run_dir)
 
 
 def train_epochs(
-    cfg: Config, run: Training, prep: Prepared, run_dir: RunDir, meta: dict, history: list[dict], best: dict, start: int
+    cfg: Config,
+    run: Training,
+    prep: Prepared,
+    run_dir: RunDir,
+    meta: dict,
+    history: list[dict],
+    best: dict,
+    start: int,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> tuple[list[dict], dict]:
     """Epochs start..cfg.epochs, each checkpointed; Ctrl-C becomes Interrupted naming the resume command."""
     progress = sys.stderr.isatty()
@@ -252,6 +271,8 @@ def train_epochs(
             run_dir.write_metrics(history)
             wall = time.perf_counter() - started  # training and evaluation of this session's epochs
             log.info(format_row(row, cfg.epochs, eta=wall / (epoch - start + 1) * (cfg.epochs - epoch)))
+            if on_epoch is not None:
+                on_epoch(row)
             if cfg.patience and epoch - best["epoch"] >= cfg.patience:
                 log.info(f"no better validation score for {cfg.patience} epochs: stopping early")
                 break
