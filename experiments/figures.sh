@@ -45,7 +45,7 @@ done
     echo
     echo "## GRU sweep: $s (\`experiments/sweeps.sh\`, cw3 protocol, seed 0; others at CW3's defaults; sweep-gru-$s.png)"
     echo
-    handrnn table "$runs"/sweeps/"$s"/*/
+    handrnn table "$runs"/sweeps/"$s"/trials/*/
   done
 } > "$out/README.md"
 echo "wrote $out/README.md"

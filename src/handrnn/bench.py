@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import json
 import logging
+import math
 import platform
 import resource
 import tempfile
@@ -44,6 +45,25 @@ def recurrent_flops_per_frame(cfg: Config) -> float:
         first = layer(cfg.cell, features.size(cfg.feature_names()), h)
         one = directions * (first + (cfg.depth - 1) * layer(cfg.cell, directions * h, h))
     return cfg.members * one
+
+
+# A model of one training epoch's seconds (1 thread, this 2-core machine), fitted to measured cw3 epochs of
+# GRU-16..512 at batch 50 and checked against GRU-256 batch 5 and HRNN 128/1280 batch 5 (results/README.md):
+# each batch costs a fixed time per frame of its recurrence loop, and each frame its FLOPs.
+SECONDS_PER_LOOP_FRAME = 1.17e-4  # per batch, per frame of the recurrence, per layer and direction
+SECONDS_PER_FLOP = 6.05e-11  # forward FLOPs of a training frame (the backward pass included in the rate)
+EVALUATION_SHARE = 1.15  # validation and test passes after each epoch
+
+
+def estimate_epoch_seconds(cfg: Config, sequences: int, frames: int) -> float:
+    """Estimated seconds of one training epoch on `sequences` training sequences of `frames` frames in all."""
+    steps = math.ceil(sequences / cfg.batch_size)
+    if cfg.model == "hrnn":
+        loops = 2  # the fused finger level, then the hand level
+    else:
+        loops = cfg.depth * (2 if cfg.bidirectional else 1)
+    loop = steps * (frames / sequences) * loops * cfg.members * SECONDS_PER_LOOP_FRAME
+    return EVALUATION_SHARE * (loop + frames * recurrent_flops_per_frame(cfg) * SECONDS_PER_FLOP)
 
 
 def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:

@@ -288,6 +288,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .datasets import load_data
+    from .study import make_study, run_study, write_report
+
+    if args.workers < 1:
+        raise HandRNNError(f"--workers must be at least 1, got {args.workers}")
+    out = args.out or f"runs/study-{args.name}-{args.budget}"
+    study = make_study(args.name, args.budget, args.seeds, args.data, out, args.threads, args.epochs)
+    if args.report_only:
+        path = write_report(study)
+    else:
+        command = " ".join(["handrnn", *(shlex.quote(a) for a in args.argv)])
+        path = run_study(study, load_data(args.data), args.workers, command)
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_curves
     from .runs import RunDir
@@ -394,6 +413,17 @@ def add_training_commands(sub) -> None:
     sw.add_argument("--config", help="YAML file of the base config; flags override it")
     add_config_flags(sw)
     sw.set_defaults(func=cmd_sweep)
+    st = sub.add_parser("study", help="rerun a published study (cw3) on the sweep engine and write REPORT.md")
+    st.add_argument("name", choices=["cw3"], help="cw3: the CW3 report's experiments, each beside CW3's numbers")
+    st.add_argument("--budget", choices=["quick", "full"], default="quick", help="quick: under 30 minutes; full: CW3's")
+    st.add_argument("--data", default="", help="FPHA folder (default: $HANDRNN_DATA)")
+    st.add_argument("--out", default="", help="study folder (default: runs/study-NAME-BUDGET)")
+    st.add_argument("--seeds", type=int, default=1, help="seeds per point (mean and spread in the report)")
+    st.add_argument("--workers", type=int, default=2, help="local worker processes")
+    st.add_argument("--threads", type=int, default=0, help="torch threads in all, split between workers (0: all cores)")
+    st.add_argument("--epochs", type=int, default=0, help="override the budget's epochs (10 quick, 50 full)")
+    st.add_argument("--report-only", action="store_true", help="rewrite REPORT.md from the runs there, train nothing")
+    st.set_defaults(func=cmd_study)
 
 
 def add_run_commands(sub) -> None:

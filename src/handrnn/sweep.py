@@ -44,20 +44,32 @@ class Range:
 
 @dataclass
 class Space:
-    """What a sweep varies: grid fields take each listed value, range fields are sampled (TPE)."""
+    """What a sweep varies: grid fields take each listed value, range fields are sampled (TPE); or an explicit
+    list of points (a study's), each a change of the base config."""
 
     grid: dict[str, list] = field(default_factory=dict)
     ranges: dict[str, Range] = field(default_factory=dict)
+    explicit: list[dict] = field(default_factory=list)
 
     def fields(self) -> list[str]:
+        if self.explicit:
+            return list(dict.fromkeys(k for point in self.explicit for k in point))
         return [*self.grid, *self.ranges]
 
     def points(self) -> list[dict]:
-        """Every grid combination (a grid-only sweep's trials)."""
+        """Every point of a grid or an explicit list (the trials of a sweep that samples nothing)."""
+        if self.explicit:
+            return self.explicit
         return [dict(zip(self.grid, values)) for values in itertools.product(*self.grid.values())]
 
+    def choices(self, key: str) -> list:
+        return list(dict.fromkeys(point[key] for point in self.points() if key in point))
+
     def as_json(self) -> dict:
-        return {"grid": self.grid, "ranges": {k: dataclasses.asdict(v) for k, v in self.ranges.items()}}
+        """The space as data; an explicit list counts as a set (its order only says what runs first)."""
+        ranges = {k: dataclasses.asdict(v) for k, v in self.ranges.items()}
+        explicit = sorted(self.explicit, key=lambda p: json.dumps(p, sort_keys=True))
+        return {"grid": self.grid, "ranges": ranges, **({"explicit": explicit} if explicit else {})}
 
 
 def _field_types() -> dict[str, str]:
@@ -135,6 +147,8 @@ def digest(obj) -> str:
 
 
 def label(change: dict) -> str:
+    if not change:
+        return "base"
     return "-".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in change.items())
 
 
@@ -318,6 +332,10 @@ def counted(trials) -> list:
 
 def suggest(trial, space: Space) -> dict:
     """The trial's values: its queued point, or values sampled from the space."""
+    if space.explicit:  # a listed point sets only its own fields
+        frozen = trial.study._storage.get_trial(trial._trial_id)
+        fixed = {**frozen.system_attrs.get("fixed_params", {}), **frozen.params}
+        return {k: trial.suggest_categorical(k, space.choices(k)) for k in fixed}
     values = {k: trial.suggest_categorical(k, v) for k, v in space.grid.items()}
     for k, r in space.ranges.items():
         if r.integer:
@@ -392,7 +410,7 @@ def work(sweep: Sweep, data, number: int = 0) -> dict:
     study = open_study(sweep, worker=number)
     worker = f"[worker {number}] " if number else ""
     counts = {"complete": 0, "pruned": 0, "failed": 0}
-    started = time.perf_counter()
+    pace = Pace(sweep, data)
     while (trial := next_trial(study, sweep)) is not None:
         with Heartbeat(study, trial, sweep.heartbeat):
             try:
@@ -420,29 +438,54 @@ def work(sweep: Sweep, data, number: int = 0) -> dict:
             value = results["val_acc"]
             study.tell(trial, value if value == value else float("-inf"))
             counts["complete"] += 1
-        log.info(f"{worker}trial {trial.number} done: val_acc {value:.4f}; {progress(study, sweep, started, counts)}")
+            pace.finished(trial.params)
+        log.info(f"{worker}trial {trial.number} done: val_acc {value:.4f}; {pace.line(study)}")
     return counts
 
 
-def progress(study, sweep: Sweep, started: float, counts: dict) -> str:
-    """'5/8 finished, 1 failed, about 0:12 left' for this worker's pace."""
-    from optuna.trial import TrialState
+class Pace:
+    """The sweep's time left: bench's model of each point's training seconds, rescaled by this worker's pace."""
 
-    from .training import clock
+    def __init__(self, sweep: Sweep, data):
+        from .data import protocol_splits
 
-    trials = counted(study.get_trials(deepcopy=False))
-    finished = sum(t.state.is_finished() for t in trials)
-    failed = sum(t.state == TrialState.FAIL for t in trials)
-    mine = sum(counts.values())
-    left = max(0, sweep.total - finished)
-    eta = (time.perf_counter() - started) / mine * left / max(1, _workers_running(trials)) if mine else 0
-    return f"{finished}/{sweep.total} finished ({failed} failed), about {clock(eta)} left"
+        train = protocol_splits(data, sweep.base.protocol, sweep.base.seed)[0].train
+        keep = 1 - sweep.base.val_fraction
+        self.sweep = sweep
+        self.sequences = max(1, int(len(train) * keep))
+        self.frames = max(1, int(sum(len(data.sequences[i]) for i in train) * keep))
+        self.started, self.done = time.perf_counter(), 0.0
 
+    def cost(self, change: dict) -> float:
+        from .bench import estimate_epoch_seconds
 
-def _workers_running(trials) -> int:
-    from optuna.trial import TrialState
+        cfg = point_config(self.sweep.base, change)[1]
+        return cfg.epochs * estimate_epoch_seconds(cfg, self.sequences, self.frames)
 
-    return 1 + sum(t.state == TrialState.RUNNING for t in trials)
+    def finished(self, change: dict) -> None:
+        self.done += self.cost(change)
+
+    def line(self, study) -> str:
+        """'5/8 finished (1 failed), about 0:12 left'."""
+        from optuna.trial import TrialState
+
+        from .training import clock
+
+        trials = counted(study.get_trials(deepcopy=False))
+        ended = [t for t in trials if t.state.is_finished()]
+        failed = sum(t.state == TrialState.FAIL for t in ended)
+        text = f"{len(ended)}/{self.sweep.total} finished ({failed} failed)"
+        if not self.done:
+            return text
+        if self.sweep.space.ranges:
+            started = [self.cost(t.params) for t in trials if t.params]
+            left = statistics.mean(started) * max(0, self.sweep.total - len(ended)) if started else 0.0
+        else:
+            over = {_key(t.params) for t in ended}
+            left = sum(self.cost(p) for p in self.sweep.space.points() if _key(p) not in over)
+        workers = 1 + sum(t.state == TrialState.RUNNING for t in trials)
+        eta = left * (time.perf_counter() - self.started) / self.done / workers
+        return f"{text}, about {clock(eta)} left"
 
 
 def _worker_main(sweep: Sweep, threads: int, number: int) -> None:
@@ -513,7 +556,7 @@ def table(study, sweep: Sweep) -> list[dict]:
 
     rows = {}
     for t in study.get_trials(deepcopy=False):
-        if t.state in (TrialState.WAITING, TrialState.RUNNING) or not t.params:
+        if t.state in (TrialState.WAITING, TrialState.RUNNING) or "run" not in t.user_attrs:
             continue
         state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(t.state, "failed")
         key = _key(t.params)
