@@ -104,12 +104,13 @@ def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: f
 
 
 def ensemble_cost(seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budget: float, members: int = 5) -> dict:
-    """Seconds per training epoch of the `best` preset's network alone and as an ensemble of `members`,
-    with the preset's features and augmentation."""
+    """Seconds per training epoch of the `best` preset's network at 128 units (issue 9's measure: GRU-128
+    members) alone and as an ensemble of `members`, with the preset's features and augmentation."""
     from .cli import preset_path
     from .config import load_yaml
 
-    cfg = make_config(Config(), **{k: v for k, v in load_yaml(preset_path("best")).items() if k != "members"})
+    preset = {k: v for k, v in load_yaml(preset_path("best")).items() if k != "members"}
+    cfg = make_config(Config(), **{**preset, "num_units": 128})
     train = SequenceSet(seqs, labels, Encoder.fit(cfg.feature_names(), cfg.normalise, seqs), augmentation(cfg))
     one = time_training(cfg, train, pad_to, budget)["seconds_per_epoch"]
     many = time_training(dataclasses.replace(cfg, members=members), train, pad_to, budget)["seconds_per_epoch"]
