@@ -5,6 +5,7 @@ Everything is measured in one process and one run, so that ratios between rows h
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import json
@@ -180,7 +181,47 @@ def inference_latency(cfg: Config, seq: torch.Tensor, num_classes: int, reps: in
     for t in range(len(seq)):
         _, state = model.stream(x[:, t : t + 1], state)
     per_frame = (time.perf_counter() - t0) / len(seq)
-    return {"whole_sequence_ms": 1e3 * float(np.median(whole)), "stream_ms_per_frame": 1e3 * per_frame}
+    result = {"whole_sequence_ms": 1e3 * float(np.median(whole)), "stream_ms_per_frame": 1e3 * per_frame}
+    return {**result, **export_latency(model, seq, reps)}
+
+
+@torch.no_grad()
+def export_latency(model: torch.nn.Module, frames: torch.Tensor, reps: int = 20) -> dict:
+    """Milliseconds to classify one sequence of raw frames with the exported graph (features, network,
+    softmax) in PyTorch and in onnxruntime (one thread each); {} without onnx/onnxruntime."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return {}
+    from .data import Encoder, Normaliser
+    from .export import Exportable, write_onnx
+
+    wrapped = Exportable(copy.deepcopy(model), Encoder(("xyz",), Normaliser("none"))).eval()
+    x = frames[None].float()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        write_onnx(wrapped, x, path, {"actions": "[]"})
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {"joints": x.numpy()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch_ms = _median_ms(lambda: wrapped(x), reps)
+    finally:
+        torch.set_num_threads(threads)
+    return {"export_torch_ms": torch_ms, "export_onnx_ms": _median_ms(lambda: session.run(None, feed), reps)}
+
+
+def _median_ms(call, reps: int) -> float:
+    call()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * float(np.median(times))
 
 
 def bench_cases(quick: bool) -> list[dict]:
@@ -271,6 +312,8 @@ COLUMNS = [
     "fraction_of_matmul",
     "whole_sequence_ms",
     "stream_ms_per_frame",
+    "export_torch_ms",
+    "export_onnx_ms",
     "batches_timed",
     "batches",
 ]
@@ -282,6 +325,8 @@ def format_row(row: dict) -> str:
         if "whole_sequence_ms" in row
         else ""
     )
+    if "export_onnx_ms" in row:
+        lat += f"  exported: torch {row['export_torch_ms']:.2f} ms, onnxruntime {row['export_onnx_ms']:.2f} ms"
     return (
         f"{row['model']:<22} {row['lengths']:<6} b{row['batch']:<3} {row['seconds_per_epoch']:8.2f} s/epoch "
         f"{row['frames_per_second']:9.0f} frames/s {row['useful_gflops']:6.1f} GFLOP/s "

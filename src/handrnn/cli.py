@@ -307,6 +307,14 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    path = export(Path(args.run), args.format, Path(args.out) if args.out else None, args.checkpoint)
+    print(f"wrote {path}: input joints [1, T, 63] (millimetres, FPHA's joint order), output probabilities [1, C]")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_curves
     from .runs import RunDir
@@ -434,6 +442,12 @@ def add_run_commands(sub) -> None:
     e.add_argument("--data", default="", help="dataset path, if it moved since training")
     e.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
     e.set_defaults(func=cmd_evaluate)
+    ex = sub.add_parser("export", help="write a run's model as ONNX or TorchScript: raw joints in, probabilities out")
+    ex.add_argument("run", help="run folder")
+    ex.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    ex.add_argument("--out", help="output file (default: RUN/model.onnx or RUN/model.pt)")
+    ex.add_argument("--checkpoint", choices=CHECKPOINTS, default="best")
+    ex.set_defaults(func=cmd_export)
     pr = sub.add_parser("predict", help="classify skeleton files (FPHA skeleton.txt, or .npy [T, 63]) with a run")
     pr.add_argument("run", help="run folder")
     pr.add_argument("files", nargs="+", help="skeleton.txt files or .npy arrays")
