@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handrnn.skeleton import NUM_FEATURES
+from handrnn.skeleton import FINGER_CHAINS, NUM_FEATURES, NUM_JOINTS, REFERENCE_BONES_MM
 
 REPO = Path(__file__).resolve().parents[1]
 ACTIONS = ["open_jar", "close_jar", "pour", "stir"]
@@ -20,13 +20,36 @@ def write_skeleton(path: Path, frames: np.ndarray) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def hand_pose(rng: np.random.Generator) -> np.ndarray:
+    """A plausible right hand [21, 3] in millimetres, FPHA's joint order, bones of FPHA's mean lengths."""
+    joints = np.zeros((NUM_JOINTS, 3))
+    for f, chain in enumerate(FINGER_CHAINS):
+        angle = -0.7 + 0.35 * f + rng.normal(0, 0.03)
+        direction = np.array([np.cos(angle), np.sin(angle), rng.normal(0, 0.05)])
+        direction /= np.linalg.norm(direction)
+        for k, (parent, child) in enumerate(zip(chain[:-1], chain[1:])):
+            joints[child] = joints[parent] + REFERENCE_BONES_MM[4 * f + k] * direction
+    return joints
+
+
+def curl(joints: np.ndarray, finger: int, angle: float) -> np.ndarray:
+    """The finger's PIP, DIP and TIP turned by `angle` about its MCP (bone lengths kept)."""
+    chain = FINGER_CHAINS[finger]
+    mcp, outer = joints[chain[1]], list(chain[2:])
+    c, s = np.cos(angle), np.sin(angle)
+    turn = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])  # towards the palm, about the y axis
+    out = joints.copy()
+    out[outer] = (joints[outer] - mcp) @ turn.T + mcp
+    return out
+
+
 def make_sequence(rng: np.random.Generator, label: int, length: int) -> np.ndarray:
-    """A class-dependent drifting hand: every action moves the joints in its own direction."""
-    base = rng.normal(0, 30, NUM_FEATURES) + 300
-    direction = np.zeros(NUM_FEATURES)
-    direction[label :: len(ACTIONS)] = 2.0
-    t = np.arange(length)[:, None]
-    return base + t * direction + rng.normal(0, 1.0, (length, NUM_FEATURES))
+    """A hand whose action decides how it moves: a translation along its own axis and one finger curling."""
+    hand = hand_pose(rng) + rng.normal(300, 30, 3)
+    axis = np.zeros(3)
+    axis[label % 3] = 2.0 if label < 3 else -2.0
+    frames = [curl(hand, label % 5, 0.03 * t) + t * axis for t in range(length)]
+    return np.stack(frames).reshape(length, NUM_FEATURES) + rng.normal(0, 0.5, (length, NUM_FEATURES))
 
 
 def make_tree(root: Path, *, subjects: int = 3, reps: int = 4, seed: int = 0, split: bool = True) -> Path:

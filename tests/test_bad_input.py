@@ -177,9 +177,16 @@ def trained(tmp_path_factory):
 def test_predict_reads_good_files_and_names_bad_ones(trained, tmp_path, capsys):
     run_dir, tree = trained
     npy = tmp_path / "seq.npy"
-    np.save(npy, np.random.default_rng(0).normal(300, 10, (12, 21, 3)))
+    hand = np.loadtxt(tree / SKEL)[:, 1:]
+    np.save(npy, hand.reshape(-1, 21, 3))
     code, out, _ = run(["predict", str(run_dir), str(tree / SKEL), str(npy), "--top", "2"], capsys)
     assert code == 0 and len(out.splitlines()) == 2 and out.count(" 0.") == 4
+    np.save(tmp_path / "metres.npy", hand / 1000)
+    expect_error(["predict", str(run_dir), str(tmp_path / "metres.npy")], capsys, "metres.npy", "multiply by 1000")
+    np.save(tmp_path / "noise.npy", np.random.default_rng(0).normal(300, 10, (12, 21, 3)))
+    expect_error(["predict", str(run_dir), str(tmp_path / "noise.npy")], capsys, "noise.npy", "joint order")
+    code, out, _ = run(["predict", str(run_dir), str(tmp_path / "noise.npy"), "--no-check"], capsys)
+    assert code == 0 and "noise.npy: " in out
     bad = {"bad.npy": np.zeros((5, 62)), "nan.npy": np.full((5, 63), np.nan), "str.npy": np.array(["a"])}
     for name, value in bad.items():
         np.save(tmp_path / name, value)

@@ -52,7 +52,7 @@ def test_exported_models_match_pytorch(tree, tmp_path, name):
     data = load_data(tree)
     rng = np.random.default_rng(0)
     seqs = [data.sequences[0], data.sequences[1][:3], data.sequences[2][:1], rng.normal(300, 40, (57, 63))]
-    want = clf.predict_proba([s.astype(np.float32) for s in seqs])
+    want = clf.predict_proba([s.astype(np.float32) for s in seqs], check=False)  # noise too
     assert main(["export", str(run), "--format", "onnx"]) == 0
     session, actions = onnx_session(run / "model.onnx")
     assert actions == list(data.actions)

@@ -10,7 +10,7 @@ import torch
 
 from .config import Config, from_dict, make_config
 from .data import Encoder, SequenceSet
-from .datasets import as_frames
+from .datasets import as_frames, check_hand
 from .evaluation import load_model
 from .training import predict
 
@@ -24,18 +24,22 @@ class Classifier:
     actions: list[str]
     config: Config
 
-    def predict_proba(self, sequences) -> np.ndarray:
+    def predict_proba(self, sequences, check: bool = True) -> np.ndarray:
         """One array [T, 63] or [T, 21, 3] (millimetres, FPHA's joint order), or a list of them -> [N, C]
-        probabilities, rows in the input's order."""
+        probabilities, rows in the input's order. `check` refuses input that is not in millimetres or not in
+        FPHA's joint order (datasets.check_hand)."""
         single = isinstance(sequences, np.ndarray) and sequences.ndim in (2, 3) and sequences.dtype != object
         seqs = [sequences] if single else list(sequences)
         frames = [as_frames(s, f"sequence {i}") for i, s in enumerate(seqs)]
+        if check:
+            for i, f in enumerate(frames):
+                check_hand(f, f"sequence {i}")
         data = SequenceSet(frames, np.zeros(len(frames), dtype=np.int64), self.encoder)
         return torch.softmax(predict(self.model, data), 1).numpy()
 
-    def __call__(self, sequences, top: int = 3) -> list[list[tuple[str, float]]]:
+    def __call__(self, sequences, top: int = 3, check: bool = True) -> list[list[tuple[str, float]]]:
         """For each sequence, its `top` actions with their probabilities, most likely first."""
-        probs = self.predict_proba(sequences)
+        probs = self.predict_proba(sequences, check)
         order = np.argsort(-probs, axis=1)[:, :top]
         return [[(self.actions[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 

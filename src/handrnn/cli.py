@@ -176,21 +176,104 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .evaluation import predict_files
+    from .evaluation import load_model
 
-    if args.top < 1:
-        raise HandRNNError(f"--top must be at least 1, got {args.top}")
-    for path, ranked in predict_files(
-        Path(args.run), [Path(f) for f in args.files], checkpoint=args.checkpoint, top=args.top
-    ):
-        if args.json:
-            import json
+    for flag in ("top", "every"):
+        if getattr(args, flag) < 1:
+            raise HandRNNError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    if args.window < 0 or args.stride < 0:
+        raise HandRNNError("--window and --stride must be positive")
+    if args.stream == bool(args.files):
+        raise HandRNNError("give skeleton files to classify, or --stream to read frames from standard input")
+    model, encoder, state = load_model(Path(args.run), args.checkpoint)
+    out = Reporter(list(state["actions"]), args.top, args.json)
+    stride = args.stride or max(1, args.window // 4)
+    if args.stream:
+        return predict_stream(model, encoder, out, args, stride)
+    from .datasets import check_hand, read_sequence
+    from .stream import classify, segments, windows
 
-            top = [{"action": a, "probability": round(p, 6)} for a, p in ranked]
-            print(json.dumps({"file": str(path), "top": top}))
+    seqs = [(Path(f), read_sequence(Path(f))) for f in args.files]  # every file is read before any is classified
+    if not args.no_check:
+        for path, seq in seqs:
+            check_hand(seq, str(path))
+    for path, seq in seqs:
+        if args.window:
+            results = list(windows(model, encoder, [seq], args.window, stride))
+            out.segments(str(path), segments(results, args.window))
         else:
-            print(f"{path}: " + ", ".join(f"{a} {p:.3f}" for a, p in ranked))
+            out.ranked("file", str(path), classify(model, encoder, seq))
     return 0
+
+
+def predict_stream(model, encoder, out: Reporter, args: argparse.Namespace, stride: int) -> int:
+    from .datasets import check_hand
+    from .stream import Streamer, read_frames, segments, windows
+
+    frames = read_frames(sys.stdin)
+    if not args.no_check:
+        frames = checked(frames, check_hand)
+    if args.window:
+        results = []
+        for seen, probs in windows(model, encoder, frames, args.window, stride):
+            out.ranked("frames", f"{max(0, seen - args.window)}-{seen}", probs)
+            results.append((seen, probs))
+        out.segments("stdin", segments(results, args.window))
+        return 0
+    streamer, probs = Streamer(model, encoder), None
+    for frame in frames:
+        probs = streamer.push(frame)
+        if streamer.frames % args.every == 0:
+            out.ranked("frame", streamer.frames, probs)
+    if probs is None:
+        raise HandRNNError("stdin: no frames")
+    if streamer.frames % args.every:
+        out.ranked("frame", streamer.frames, probs)
+    return 0
+
+
+def checked(frames, check_hand, first: int = 10):
+    """The stream's frames, the first `first` of them checked for millimetres and FPHA's joint order."""
+    seen = []
+    for frame in frames:
+        if len(seen) < first:
+            seen.append(frame)
+            if len(seen) == first:
+                check_hand(np.concatenate(seen), "stdin")
+        yield frame
+    if 0 < len(seen) < first:
+        check_hand(np.concatenate(seen), "stdin")
+
+
+class Reporter:
+    """predict's output: top actions as text or JSON lines, flushed as they come (a stream is watched live)."""
+
+    def __init__(self, actions: list[str], top: int, as_json: bool):
+        self.actions, self.top, self.json = actions, top, as_json
+
+    def ranked(self, key: str, where, probs) -> None:
+        """One line: `key` (file, frame or frames) and where, then the top actions."""
+        import json
+
+        order = np.argsort(-probs)[: self.top]
+        if self.json:
+            top = [{"action": self.actions[j], "probability": round(float(probs[j]), 6)} for j in order]
+            print(json.dumps({key: where, "top": top}))
+        else:
+            label = where if key == "file" else f"{key} {where}"
+            print(f"{label}: " + ", ".join(f"{self.actions[j]} {probs[j]:.3f}" for j in order))
+        sys.stdout.flush()
+
+    def segments(self, where: str, segs) -> None:
+        import json
+
+        for s in segs:
+            if self.json:
+                row = {"segment": where, "start": s.start, "end": s.end, "action": self.actions[s.action]}
+                print(json.dumps({**row, "probability": round(s.probability, 6)}))
+            else:
+                print(f"{where}: frames {s.start}-{s.end}: {self.actions[s.action]} ({s.probability:.3f})")
+        sys.stdout.flush()
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -448,12 +531,20 @@ def add_run_commands(sub) -> None:
     ex.add_argument("--out", help="output file (default: RUN/model.onnx or RUN/model.pt)")
     ex.add_argument("--checkpoint", choices=CHECKPOINTS, default="best")
     ex.set_defaults(func=cmd_export)
-    pr = sub.add_parser("predict", help="classify skeleton files (FPHA skeleton.txt, or .npy [T, 63]) with a run")
+    pr = sub.add_parser(
+        "predict", help="classify skeleton files (skeleton.txt, .npy, .csv), or frames streamed on standard input"
+    )
     pr.add_argument("run", help="run folder")
-    pr.add_argument("files", nargs="+", help="skeleton.txt files or .npy arrays")
+    pr.add_argument("files", nargs="*", help="FPHA skeleton.txt files, .npy arrays [T, 63] / [T, 21, 3], .csv rows")
     pr.add_argument("--checkpoint", choices=CHECKPOINTS, default="best")
-    pr.add_argument("--top", type=int, default=3, help="how many actions to list per file")
-    pr.add_argument("--json", action="store_true", help="one JSON object per file (file, top actions)")
+    pr.add_argument("--top", type=int, default=3, help="how many actions to list")
+    pr.add_argument("--json", action="store_true", help="JSON lines: one object per file, window or report")
+    pr.add_argument("--stream", action="store_true", help="read frames from standard input as they arrive")
+    pr.add_argument("--every", type=int, default=10, help="--stream: report the current top actions every N frames")
+    window_help = "classify the last W frames every --stride frames and cut the recording into actions"
+    pr.add_argument("--window", type=int, default=0, metavar="W", help=window_help)
+    pr.add_argument("--stride", type=int, default=0, help="--window: frames between windows (default W/4)")
+    pr.add_argument("--no-check", action="store_true", help="skip the millimetre and joint-order check")
     pr.set_defaults(func=cmd_predict)
     pl = sub.add_parser("plot", help="training curves (loss, accuracy per epoch) of one or more runs in one PNG")
     pl.add_argument("runs", nargs="+", help="run folders")

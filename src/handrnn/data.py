@@ -177,8 +177,8 @@ class Encoder:
             sequences = [augment(s, rng) for s in sequences]
         return cls(names, Normaliser.fit(normalise, [features.encode(s, names) for s in sequences]))
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        return self.normaliser(features.encode(frames, self.names))
+    def __call__(self, frames: np.ndarray, palm: float | None = None) -> np.ndarray:
+        return self.normaliser(features.encode(frames, self.names, palm))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HandRNNError
-from .skeleton import NUM_COORDS, NUM_FEATURES, NUM_JOINTS
+from .skeleton import (
+    BONE_PROPORTION_LIMIT,
+    BONES,
+    MCP_JOINTS,
+    NUM_COORDS,
+    NUM_FEATURES,
+    NUM_JOINTS,
+    PALM_MM,
+    REFERENCE_BONES_MM,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +90,32 @@ def as_frames(x, where: str) -> np.ndarray:
     return x
 
 
+def check_hand(frames: np.ndarray, where: str) -> None:
+    """Refuse a sequence that is not in millimetres or not in FPHA's joint order (a model would still give
+    a confident answer): the palm size must be plausible and the bone lengths in FPHA's proportions."""
+    joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
+    palm = float(np.linalg.norm(joints[:, list(MCP_JOINTS)] - joints[:, :1], axis=-1).mean())
+    low, high = PALM_MM
+    if not low <= palm <= high:
+        hint = " (metres? multiply by 1000)" if palm < 1 else " (centimetres? multiply by 10)" if palm < low else ""
+        raise HandRNNError(
+            f"{where}: the palm measures {palm:.3g} units from wrist to knuckles where a hand in millimetres "
+            f"measures {low:g}-{high:g}: give coordinates in millimetres{hint}"
+        )
+    parent, child = (list(side) for side in zip(*BONES))
+    bones = np.linalg.norm(joints[:, child] - joints[:, parent], axis=-1).mean(0)
+    ref = np.asarray(REFERENCE_BONES_MM)
+    score = float(np.abs(np.log(np.maximum(bones, 1e-9) / bones.sum()) - np.log(ref / ref.sum())).mean())
+    if score > BONE_PROPORTION_LIMIT:
+        raise HandRNNError(
+            f"{where}: the bone lengths do not fit FPHA's joint order (wrist; thumb to pinky MCPs; then PIP, DIP, "
+            f"TIP of each finger), mismatch {score:.2f} > {BONE_PROPORTION_LIMIT}: reorder the joints"
+        )
+
+
 def read_sequence(path: Path) -> np.ndarray:
-    """One sequence to classify: an FPHA skeleton.txt (text) or a .npy array [T, 63] or [T, 21, 3]."""
+    """One sequence to classify: an FPHA skeleton.txt (text), a .npy array [T, 63] or [T, 21, 3], or a .csv
+    of one frame per row (63 values, or a frame number and 63; a header line is skipped)."""
     if path.is_dir():
         raise HandRNNError(f"{path}: is a directory, expected a skeleton file")
     if not path.exists():
@@ -95,10 +128,47 @@ def read_sequence(path: Path) -> np.ndarray:
         if x.dtype.kind not in "fiu":
             raise HandRNNError(f"{path}: expected a numeric array, found {x.dtype}")
         return as_frames(x, str(path))
+    if path.suffix.lower() == ".csv":
+        return read_csv(path)
     x = parse_skeleton(path)
     if x is None:
         raise HandRNNError(f"{path}: empty")
     return x
+
+
+def read_csv(path: Path) -> np.ndarray:
+    """Frames from a .csv file: one row per frame, 63 values (x, y, z of joint 0, then joint 1, ...) or a frame
+    number and 63; a first row that is not numeric is a header."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(n, r) for n, r in enumerate(csv.reader(f), start=1) if any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    if rows and not all(_number(c) for c in rows[0][1]):
+        rows = rows[1:]  # a header
+    if not rows:
+        raise HandRNNError(f"{path}: empty")
+    frames = []
+    for n, row in rows:
+        if len(row) not in (NUM_FEATURES, NUM_FEATURES + 1):
+            raise HandRNNError(
+                f"{path}:{n}: expected {NUM_FEATURES} values (or a frame number and 63), found {len(row)}"
+            )
+        bad = next((c for c in row if not _number(c)), None)
+        if bad is not None:
+            raise HandRNNError(f"{path}:{n}: not a number: {bad!r}")
+        frames.append([float(c) for c in row[-NUM_FEATURES:]])
+    return as_frames(np.array(frames), str(path))
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

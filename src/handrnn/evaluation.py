@@ -10,7 +10,7 @@ import torch
 
 from .config import from_dict
 from .data import Encoder, Normaliser, SequenceSet, fingerprint
-from .datasets import HandActions, load_data, read_sequence
+from .datasets import HandActions, load_data
 from .errors import HandRNNError
 from .metrics import classification_report
 from .models import build_model
@@ -82,16 +82,3 @@ def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.
                         f"{probs[row, y]:.3f}",
                     ]
                 )
-
-
-def predict_files(
-    run_dir: Path, paths: list[Path], *, checkpoint: str = "best", top: int = 3
-) -> list[tuple[Path, list]]:
-    """[(path, [(action, probability), ...top])] for each file, best first. All files are read before any is classified."""
-    model, encoder, state = load_model(run_dir, checkpoint)
-    seqs = [read_sequence(p) for p in paths]
-    data = SequenceSet(seqs, np.zeros(len(seqs), dtype=np.int64), encoder)
-    probs = torch.softmax(predict(model, data), 1)
-    values, index = probs.topk(min(top, probs.shape[1]), dim=1)
-    actions = state["actions"]
-    return [(p, [(actions[j], float(v)) for v, j in zip(values[i], index[i])]) for i, p in enumerate(paths)]

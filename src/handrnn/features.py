@@ -101,10 +101,11 @@ def joint_channels(names: Sequence[str]) -> int:
     return NUM_COORDS * sum(n in PER_JOINT for n in names)
 
 
-def encode(frames: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """[T, 63] coordinates -> [T, D] float32 features: per-joint block [T, 21 x k] (joint-major), then globals."""
+def encode(frames: np.ndarray, names: Sequence[str], palm: float | None = None) -> np.ndarray:
+    """[T, 63] coordinates -> [T, D] float32 features: per-joint block [T, 21 x k] (joint-major), then globals.
+    `palm` fixes the palm size (a stream cannot average it over frames still to come)."""
     joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
-    palm = sequence_palm(joints)  # once per sequence, for every feature
+    palm = palm or sequence_palm(joints)  # once per sequence, for every feature
     per_joint = [PER_JOINT[n](joints, palm) for n in names if n in PER_JOINT]
     blocks = [np.concatenate(per_joint, axis=-1).reshape(len(frames), -1)] if per_joint else []
     blocks += [GLOBAL[n](joints, palm) for n in names if n in GLOBAL]

@@ -35,3 +35,16 @@ def finger_feature_indices(f: int, channels: int = NUM_COORDS) -> list[int]:
     """Columns of a joint-major [T, 21 x channels] array (xyz: [T, 63]) that hold finger ``f``'s chain:
     [T, 5 x channels] after indexing."""
     return [channels * j + c for j in finger_chain(f) for c in range(channels)]
+
+
+# Mean bone lengths of FPHA's hands in millimetres, BONES order (thumb's four bones first, each finger from
+# the wrist out), averaged over the 1,175 annotated sequences. Inputs are checked against their proportions.
+REFERENCE_BONES_MM: tuple[float, ...] = (
+    (14.1, 55.9, 37.7, 28.5)
+    + (73.7, 45.8, 26.8, 20.6)
+    + (69.2, 48.8, 29.5, 21.7)
+    + (66.3, 44.3, 27.5, 21.8)
+    + (64.8, 37.4, 23.2, 19.2)
+)
+PALM_MM = (20.0, 200.0)  # a plausible palm size (mean wrist-to-MCP distance; FPHA's: 55-65 mm)
+BONE_PROPORTION_LIMIT = 0.22  # mean |log| difference of bone-length proportions: FPHA <= 0.18, reordered >= 0.28

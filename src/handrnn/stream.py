@@ -1,0 +1,159 @@
+"""Online use of a trained model: frames as they arrive, and long recordings of several actions.
+
+`Streamer` carries the recurrent state from frame to frame (no re-reading of the past), so its prediction
+after the last frame is the whole-sequence prediction. A stream cannot average the palm size over frames
+still to come, so the features of a stream scale lengths by the first frame's palm size.
+
+`windows` classifies the last `window` frames every `stride` frames (any model, bidirectional included), and
+`segments` merges consecutive windows with the same top action: a long recording cut into actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import Encoder
+from .errors import HandRNNError
+from .features import LONG_STRIDE, sequence_palm
+from .models import HRNN, Ensemble, RNNClassifier
+from .skeleton import NUM_COORDS, NUM_FEATURES, NUM_JOINTS
+
+
+def can_stream(model: torch.nn.Module) -> bool:
+    """Whether the model can carry its state frame by frame (no backward layer, no attention or pooled HRNN)."""
+    if isinstance(model, Ensemble):
+        return all(can_stream(m) for m in model.members)
+    if isinstance(model, RNNClassifier):
+        return not model.bidirectional and model.pool_kind != "attention"
+    return isinstance(model, HRNN) and model.pool is None
+
+
+class FrameEncoder:
+    """Encodes a stream chunk by chunk exactly as the encoder encodes the whole sequence with the same palm
+    size: velocities reach back into the frames kept from the previous chunk."""
+
+    def __init__(self, encoder: Encoder):
+        self.encoder, self.palm, self.context = encoder, None, np.zeros((0, NUM_FEATURES), np.float32)
+
+    def __call__(self, chunk: np.ndarray) -> np.ndarray:
+        if self.palm is None:
+            self.palm = sequence_palm(chunk[:1].reshape(1, NUM_JOINTS, NUM_COORDS).astype(np.float64))
+        frames = np.concatenate([self.context, chunk])
+        encoded = self.encoder(frames, self.palm)[len(self.context) :]
+        self.context = frames[-LONG_STRIDE:]
+        return encoded
+
+
+class Streamer:
+    """Probabilities after each chunk of frames, the recurrent state carried between chunks."""
+
+    def __init__(self, model: torch.nn.Module, encoder: Encoder):
+        if not can_stream(model):
+            raise HandRNNError(
+                "this model reads whole sequences (a backward layer, attention, or a pooled HRNN) and cannot "
+                "carry its state: give --window W to classify the last W frames instead"
+            )
+        self.model, self.encode, self.state, self.frames = model.eval(), FrameEncoder(encoder), None, 0
+
+    @torch.no_grad()
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        """chunk [n, 63] -> probabilities [C] after its last frame."""
+        x = torch.from_numpy(self.encode(chunk))[None]
+        logits, self.state = self.model.stream(x, self.state)
+        self.frames += len(chunk)
+        return torch.softmax(logits[0], -1).numpy()
+
+
+@torch.no_grad()
+def classify(model: torch.nn.Module, encoder: Encoder, frames: np.ndarray) -> np.ndarray:
+    """Probabilities [C] of one whole sequence [T, 63]."""
+    x = torch.from_numpy(encoder(frames))[None]
+    return torch.softmax(model(x, torch.tensor([len(frames)])), -1)[0].numpy()
+
+
+def windows(
+    model: torch.nn.Module, encoder: Encoder, chunks: Iterable[np.ndarray], window: int, stride: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(frames seen, probabilities of the last `window` frames, fewer at the start) every `stride` frames and
+    after the last frame; each window is classified as a sequence of its own."""
+    if window < 1 or stride < 1:
+        raise HandRNNError(f"--window and --stride must be at least 1, got {window} and {stride}")
+    model.eval()
+    kept, seen, last = [], 0, 0
+    for chunk in chunks:
+        for frame in chunk:
+            kept = kept[-(window - 1) :] + [frame] if window > 1 else [frame]
+            seen += 1
+            if seen % stride == 0:
+                last = seen
+                yield seen, classify(model, encoder, np.stack(kept))
+    if seen > last:
+        yield seen, classify(model, encoder, np.stack(kept))
+
+
+@dataclass
+class Segment:
+    start: int  # first frame (0-based) of the first window
+    end: int  # one past the last frame of the last window
+    action: int
+    probability: float  # mean over the segment's windows
+
+
+def segments(results: list[tuple[int, np.ndarray]], window: int) -> list[Segment]:
+    """Consecutive windows with the same top action, merged; a window covers its last `window` frames."""
+    out: list[Segment] = []
+    probs: list[float] = []
+    for seen, p in results:
+        action = int(p.argmax())
+        start = max(0, seen - window)
+        if out and out[-1].action == action:
+            out[-1].end = seen
+            probs.append(float(p[action]))
+            out[-1].probability = float(np.mean(probs))
+        else:
+            if out:
+                start = max(start, out[-1].end)
+            probs = [float(p[action])]
+            out.append(Segment(start, seen, action, probs[0]))
+    return out
+
+
+def parse_frame(line: str, number: int) -> np.ndarray | None:
+    """One line of a stream: 63 numbers, or a frame number and 63 (skeleton.txt's layout); None if blank."""
+    tokens = line.replace(",", " ").split()
+    if not tokens:
+        return None
+    if len(tokens) == NUM_FEATURES + 1:
+        tokens = tokens[1:]
+    if len(tokens) != NUM_FEATURES:
+        raise HandRNNError(
+            f"stdin:{number}: expected {NUM_FEATURES} numbers (or a frame number and 63), found {len(tokens)}"
+        )
+    try:
+        frame = np.array(tokens, dtype=np.float32)
+    except ValueError:
+        bad = next(t for t in tokens if not _is_number(t))
+        raise HandRNNError(f"stdin:{number}: not a number: {bad!r}") from None
+    if not np.isfinite(frame).all():
+        raise HandRNNError(f"stdin:{number}: NaN or infinite value")
+    return frame
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_frames(lines: Iterable[str]) -> Iterator[np.ndarray]:
+    """Frames [1, 63] from lines as they arrive."""
+    for number, line in enumerate(lines, start=1):
+        frame = parse_frame(line, number)
+        if frame is not None:
+            yield frame[None]
