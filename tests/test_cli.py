@@ -152,6 +152,11 @@ def test_summary_and_short_training_on_real_fpha(fpha, tmp_path, capsys):
     results = json.loads((tmp_path / "r" / "results.json").read_text())
     assert results["sizes"]["test"] == 225 and results["sizes"]["train"] + results["sizes"]["val"] == 950
     assert results["test_acc"] > 2 / 45  # better than chance after two epochs
+    card = (tmp_path / "r" / "MODEL.md").read_text()  # the model card: data, results, provenance
+    command = json.loads((tmp_path / "r" / "command.json").read_text())
+    assert f"test accuracy {100 * results['test_acc']:.2f}%" in card and "protocol `cw3`" in card
+    assert f"`{' '.join(command['argv'])}`" in card and f"torch {command['torch']}" in card
+    assert "225 test" in card and ("git commit " in card)
 
 
 def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):

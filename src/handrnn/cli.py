@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import logging
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +79,7 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
     """cmd_train's work, with the run folder locked; cfg is None when resuming."""
     from .data import protocol_splits
     from .datasets import load_data
-    from .runs import RunDir, summarise_folds
+    from .runs import RunDir, provenance, summarise_folds
     from .training import fit
 
     if args.resume:
@@ -126,6 +125,8 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
                 f"fold {split.name}: {str(e).split('. Continue')[0]}. Continue all folds with: "
                 f"handrnn train --resume {out_root}"
             ) from None
+        command = out_root.read_command()
+        run_dir.write_model_card(command)
         print(f"{run_dir}: test accuracy {results[-1]['test_acc']:.4f} (best val epoch {results[-1]['best_epoch']})")
     if folds:
         if args.resume and out_root.holds_run() and cfg.epochs != out_root.read_config().epochs:
@@ -135,23 +136,6 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
             f"{out_root}: test accuracy {summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f} over {len(results)} folds"
         )
     return 0
-
-
-def provenance(cfg: Config, argv: list[str]) -> dict:
-    """How a run was started: the command line, the versions, the thread count (float order depends on it)."""
-    import platform
-    from importlib.metadata import version
-
-    import torch
-
-    return {
-        "argv": ["handrnn", *argv],
-        "handrnn": version("handrnn"),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": cfg.threads or torch.get_num_threads(),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

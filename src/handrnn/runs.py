@@ -24,6 +24,7 @@ from .errors import HandRNNError
 
 CONFIG, SPLIT, METRICS, RESULTS, COMMAND = "config.json", "split.json", "metrics.csv", "results.json", "command.json"
 LOCK = ".lock"  # held (flock) by the process that trains in the folder
+MODEL_CARD = "MODEL.md"  # a short model card, written when training ends
 LOG = "train.log"  # what training printed, appended by each session (resumes included)
 CHECKPOINTS = ("best", "last")  # best.pt: the best validation epoch; last.pt: the latest finished epoch
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
@@ -193,8 +194,87 @@ class RunDir:
         """command.json: how the run was started (command line, versions, threads)."""
         write_json(self.path / COMMAND, provenance)
 
+    def read_command(self) -> dict:
+        path = self.path / COMMAND
+        return read_json(path, "command") if path.exists() else {}
+
+    def write_model_card(self, command: dict) -> None:
+        """MODEL.md: what the model is, what it was trained on, how well it did, and how it was made."""
+        cfg, res = self.read_config(), self.read_results()
+        sizes = res.get("sizes", {})
+        pct = lambda x: "n/a" if x != x else f"{100 * x:.2f}%"  # noqa: E731 - NaN: no validation part
+        lines = [
+            f"# {self.path.name}",
+            "",
+            f"A classifier of hand actions from 3D hand-joint sequences (`{describe(cfg)}`), trained by handrnn.",
+            "",
+            "## Data",
+            "",
+            f"- dataset: `{cfg.data or '$HANDRNN_DATA'}`; protocol `{cfg.protocol}`"
+            + (f", fold {self.path.name}" if cfg.protocol == "cross-subject" else "")
+            + f"; seed {cfg.seed}",
+            f"- sequences: {sizes.get('train', '?')} train, {sizes.get('val', '?')} validation, {sizes.get('test', '?')} test"
+            " (their ids and SHA-256 in split.json)",
+            f"- input: features `{cfg.features}`, normalisation `{cfg.normalise}`, joints in millimetres, FPHA's joint order",
+            "",
+            "## Results",
+            "",
+            f"- test accuracy {pct(res['test_acc'])} at the best validation epoch ({res['best_epoch']} of "
+            f"{res['epochs_run']}; validation accuracy {pct(res['val_acc'])}); last epoch {pct(res['test_acc_last_epoch'])}",
+            f"- {res['parameters']:,} parameters; {res['train_seconds'] / 60:.1f} minutes of training "
+            f"({res['seconds_per_epoch']:.2f} s per epoch, {command.get('threads', '?')} thread(s))",
+            "",
+            "## How it was made",
+            "",
+            f"- command: `{' '.join(command.get('argv', ['?']))}`",
+            f"- started {command.get('started', '?')}; handrnn {command.get('handrnn', '?')}, torch "
+            f"{command.get('torch', '?')}, python {command.get('python', '?')}; git commit {command.get('git') or 'unknown'}",
+            "- the full configuration is config.json; metrics per epoch are metrics.csv; the log is train.log",
+            "",
+            "## Use",
+            "",
+            f"`handrnn predict {self.path} FILE` or `handrnn.load({str(self.path)!r})(array)`; "
+            f"`handrnn export {self.path} --format onnx` for onnxruntime.",
+        ]
+        (self.path / MODEL_CARD).write_text("\n".join(lines) + "\n")
+
     def write_json(self, name: str, obj) -> None:
         write_json(self.path / name, obj)
+
+
+def provenance(cfg: Config, argv: list[str]) -> dict:
+    """How a run was started: the command line, the versions, the thread count (float order depends on it)."""
+    import platform
+    from importlib.metadata import version
+
+    import torch
+
+    return {
+        "argv": ["handrnn", *argv],
+        "handrnn": version("handrnn"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": cfg.threads or torch.get_num_threads(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "git": git_commit(),
+    }
+
+
+def git_commit() -> str | None:
+    """The commit of handrnn's source when it runs from a git checkout (with '+dirty' for local changes)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=5
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def size_label(cfg: Config) -> str:

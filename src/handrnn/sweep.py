@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import statistics
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from .config import Config, coerce, validate
 from .errors import HandRNNError, Interrupted
-from .runs import RunDir
+from .runs import RunDir, provenance
 
 log = logging.getLogger(__name__)
 NOT_SWEPT = ("data", "allow_pickle", "out", "name", "test_every_epoch", "protocol", "fold", "threads")
@@ -396,6 +397,8 @@ def run_trial(study, trial, sweep: Sweep, data, worker: str = "") -> dict:
         else:
             split = protocol_splits(data, cfg.protocol, cfg.seed)[0]  # each point's own seed makes its split
             results = fit(cfg, data, split, run_dir, resume=run_dir.has_checkpoint("last"), on_epoch=report)
+            run_dir.write_command(provenance(cfg, sys.argv[1:]))
+            run_dir.write_model_card(run_dir.read_command())
     for k in ("test_acc", "val_loss", "test_acc_last_epoch", "seconds_per_epoch", "parameters", "best_epoch"):
         if k in results:
             trial.set_user_attr(k, results[k])
