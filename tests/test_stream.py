@@ -149,3 +149,22 @@ def test_windows_cut_a_recording_of_several_actions(fpha, tmp_path):
     assert segs[0].start == 0 and segs[-1].end == len(recording)
     assert all(a.end == b.start for a, b in zip(segs, segs[1:]))  # the segments tile the recording
     assert {int(data.labels[i]) for i in chosen} <= {s.action for s in segs}
+
+
+def test_show_writes_an_animated_hand_with_the_running_prediction(tree, tmp_path, capsys):
+    from PIL import Image
+
+    run = train(tree, tmp_path, "g", [])
+    seq = read_sequence(tree / SKEL)
+    out = tmp_path / "hand.gif"
+    assert main(["show", str(tree / SKEL), "--run", str(run), "--out", str(out), "--step", "2", "--fps", "10"]) == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames == (len(seq) + 1) // 2 and gif.size[0] > 200
+    assert "wrote" in capsys.readouterr().out
+    for extra, message in [
+        (["--out", str(tmp_path / "h.avi")], "write a .gif or an .mp4"),
+        (["--step", "0"], "--step"),
+    ]:
+        assert main(["show", str(tree / SKEL), *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err

@@ -382,6 +382,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from .datasets import read_sequence
+    from .plots import animate_hand
+
+    if args.fps < 1 or args.step < 1:
+        raise HandRNNError("--fps and --step must be at least 1")
+    path = Path(args.file)
+    frames = read_sequence(path)
+    name = "/".join(path.parts[-4:-1]) if path.name == "skeleton.txt" else path.name  # Subject/action/rep
+    captions, title = None, name
+    if args.run:
+        captions = running_prediction(Path(args.run), frames)
+        title = f"{name}; caption: {Path(args.run).name}'s top action so far"
+    keep = list(range(0, len(frames), args.step))
+    out = Path(args.out or name.replace("/", "-").removesuffix(path.suffix) + ".gif")
+    animate_hand(
+        frames[keep], out, captions=[captions[i] for i in keep] if captions else None, fps=args.fps, title=title
+    )
+    print(f"wrote {out} ({len(keep)} frames)")
+    return 0
+
+
+def running_prediction(run: Path, frames: np.ndarray) -> list[str]:
+    """The run's top action and probability after each frame: streamed when the model can carry its
+    state, otherwise each prefix classified anew."""
+    from .evaluation import load_model
+    from .stream import Streamer, can_stream, classify
+
+    model, encoder, state = load_model(run)
+    actions = state["actions"]
+    if can_stream(model):
+        streamer = Streamer(model, encoder)
+        probs = [streamer.push(frames[t : t + 1]) for t in range(len(frames))]
+    else:
+        probs = [classify(model, encoder, frames[: t + 1]) for t in range(len(frames))]
+    return [f"{actions[int(p.argmax())]} {p.max():.2f}" for p in probs]
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plots import plot_curves
     from .runs import RunDir
@@ -530,6 +568,15 @@ def add_run_commands(sub) -> None:
     pr.add_argument("--stride", type=int, default=0, help="--window: frames between windows (default W/4)")
     pr.add_argument("--no-check", action="store_true", help="skip the millimetre and joint-order check")
     pr.set_defaults(func=cmd_predict)
+    sh = sub.add_parser(
+        "show", help="a skeleton file as an animated 3D hand (GIF or MP4), with a run's running prediction"
+    )
+    sh.add_argument("file", help="skeleton.txt, .npy or .csv")
+    sh.add_argument("--run", help="caption each frame with this run's top action so far")
+    sh.add_argument("--out", help="GIF or MP4 file (default: FILE's name with .gif, in the current folder)")
+    sh.add_argument("--fps", type=int, default=30, help="frames per second (FPHA records 30)")
+    sh.add_argument("--step", type=int, default=1, help="show every Nth frame (a smaller, faster file)")
+    sh.set_defaults(func=cmd_show)
     pl = sub.add_parser("plot", help="training curves (loss, accuracy per epoch) of one or more runs in one PNG")
     pl.add_argument("runs", nargs="+", help="run folders")
     pl.add_argument("--out", required=True, help="PNG file")

@@ -68,8 +68,72 @@ def plot_confusion(cm: np.ndarray, actions: list[str], out: Path, title: str = "
     ax.set_yticks(range(n), actions, fontsize=6)
     ax.set(xlabel="predicted", ylabel="true")
     ax.set_title(title, fontsize=9)
+    size = 5 if n > 20 else 8
+    for i, j in zip(*np.nonzero(cm)):  # the count of each non-empty cell, readable on light and dark blue
+        ax.text(
+            j,
+            i,
+            str(int(cm[i, j])),
+            ha="center",
+            va="center",
+            fontsize=size,
+            color="white" if norm[i, j] > 0.5 else "black",
+        )
     fig.colorbar(im, ax=ax, fraction=0.03, label="fraction of the true class")
     return save(fig, out)
+
+
+FINGER_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple")  # thumb .. pinky
+
+
+def animate_hand(
+    frames: np.ndarray, out: Path, *, captions: list[str] | None = None, fps: int = 30, title: str = ""
+) -> Path:
+    """The sequence [T, 63] as a turning 3D hand (bones coloured by finger) written to GIF or MP4; `captions`
+    (one per frame) are shown under it, e.g. the model's running prediction."""
+    from matplotlib import animation
+
+    from .skeleton import FINGER_CHAINS, FINGERS, NUM_COORDS, NUM_JOINTS
+
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise HandRNNError(f"{out}: write a .gif or an .mp4")
+    if suffix == ".mp4" and not animation.writers.is_available("ffmpeg"):
+        raise HandRNNError(f"{out}: MP4 needs ffmpeg on the PATH; write a .gif instead")
+    joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS)
+    centre = joints.reshape(-1, 3).mean(0)
+    reach = max(float(np.abs(joints - centre).max()), 1e-6)
+    fig = plt.figure(figsize=(4.8, 5.2))
+    ax = fig.add_subplot(projection="3d")
+    lines = [ax.plot([], [], [], "o-", color=c, lw=2, ms=3, label=f)[0] for c, f in zip(FINGER_COLOURS, FINGERS)]
+    for axis, c in zip("xyz", centre):
+        getattr(ax, f"set_{axis}lim")(c - reach, c + reach)
+        getattr(ax, f"set_{axis}label")(f"{axis} (mm)", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6, loc="upper left")
+    text = fig.text(0.5, 0.03, "", ha="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+
+    def draw(t: int):
+        for line, chain in zip(lines, FINGER_CHAINS):
+            xyz = joints[t, list(chain)]
+            line.set_data(xyz[:, 0], xyz[:, 1])
+            line.set_3d_properties(xyz[:, 2])
+        ax.view_init(elev=20, azim=-60 + 40 * t / max(1, len(joints) - 1))
+        text.set_text(f"frame {t + 1}/{len(joints)}" + (f"   {captions[t]}" if captions else ""))
+        return [*lines, text]
+
+    anim = animation.FuncAnimation(fig, draw, frames=len(joints), interval=1000 / fps, blit=False)
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        writer = animation.PillowWriter(fps=fps) if suffix == ".gif" else animation.FFMpegWriter(fps=fps)
+        anim.save(str(out), writer=writer, dpi=80)
+    except OSError as e:
+        raise HandRNNError(f"{out}: cannot write the animation ({e.strerror or e})") from None
+    finally:
+        plt.close(fig)
+    return Path(out)
 
 
 def plot_sweep(rows: list[dict], grid: dict[str, list], out: Path, title: str = "") -> Path:
