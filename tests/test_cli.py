@@ -217,3 +217,14 @@ def test_print_config_gives_yaml_that_loads_back_to_the_same_config(tmp_path, ca
     again = config_from_args(get_parser().parse_args(["train", "--config", str(tmp_path / "c.yaml")]))
     assert again == config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "3:1"]))
     assert "lr: 0.001" in text and "protocol: '3:1'" in text
+
+
+def test_device_choice(tree, tmp_path, capsys):
+    import torch
+
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--epochs", "1", "--num-units", "4"]
+    assert main(argv + ["--name", "a", "--device", "auto", "--protocol", "1:1"]) == 0  # cuda when there is one
+    if not torch.cuda.is_available():
+        assert main(argv + ["--name", "c", "--device", "cuda"]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
+    assert main(["train", "--data", str(tree), "--device", "tpu"]) == 2  # argparse names the choices

@@ -75,3 +75,22 @@ def test_grouped_rnn_without_lengths_runs_every_frame_and_continues_from_a_state
     torch.testing.assert_close(torch.cat([first, rest], 1), whole)
     torch.testing.assert_close(last2, last)
     torch.testing.assert_close(last, whole[:, -1].unflatten(1, (G, H)).transpose(0, 1))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on this machine)")
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_grouped_rnn_on_cuda_matches_the_cpu(cell):
+    torch.manual_seed(0)
+    groups, hidden, inputs, gates = 5, 8, 6, {"rnn": 1, "gru": 3}[cell]
+    x = torch.randn(4, 9, groups * inputs)
+    lengths = torch.tensor([9, 3, 7, 1])
+    weights = [
+        torch.randn(groups, gates * hidden, inputs) * 0.3,
+        torch.randn(groups, gates * hidden, hidden) * 0.3,
+        torch.randn(groups, gates * hidden) * 0.1,
+        torch.randn(groups, gates * hidden) * 0.1,
+    ]
+    cpu_out, cpu_last = grouped_rnn(cell, x, lengths, *weights)
+    gpu_out, gpu_last = grouped_rnn(cell, x.cuda(), lengths, *[w.cuda() for w in weights])
+    torch.testing.assert_close(gpu_out.cpu(), cpu_out, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(gpu_last.cpu(), cpu_last, atol=1e-5, rtol=1e-4)

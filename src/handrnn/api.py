@@ -44,9 +44,10 @@ class Classifier:
         return [[(self.actions[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
-def load(run_dir: str | Path, checkpoint: str = "best") -> Classifier:
-    """The model of a run folder (`best` or `last` checkpoint), with its normalisation and action names."""
-    model, encoder, state = load_model(Path(run_dir), checkpoint)
+def load(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu") -> Classifier:
+    """The model of a run folder (`best` or `last` checkpoint) on `device` (cpu, cuda or auto), with its
+    normalisation and action names."""
+    model, encoder, state = load_model(Path(run_dir), checkpoint, device)
     return Classifier(model, encoder, list(state["actions"]), from_dict(state["config"], str(run_dir)))
 
 

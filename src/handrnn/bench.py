@@ -27,7 +27,7 @@ from .datasets import read_fpha
 from .models import GATES, FingerRNN, build_model
 from .runs import describe, size_label
 from .skeleton import FINGER_INPUT, FINGER_JOINTS, NUM_FINGERS
-from .training import augmentation, train_one_epoch
+from .training import augmentation, resolve_device, train_one_epoch
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:
 def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: float) -> dict:
     """Seconds per training epoch (extrapolated from the batches that fit in `budget` seconds)."""
     torch.manual_seed(0)
-    model = build_model(cfg, int(train.y.max()) + 1)  # the data's class count
+    model = build_model(cfg, int(train.y.max()) + 1).to(resolve_device(cfg.device))  # the data's class count
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     batches = batch_indices(train.lengths.numpy(), cfg.batch_size, cfg.lengths, np.random.default_rng(0))
     pad = pad_to if cfg.lengths == "pad" else None
@@ -169,8 +169,9 @@ def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0) ->
 def inference_latency(cfg: Config, seq: torch.Tensor, num_classes: int, reps: int = 20) -> dict:
     """Milliseconds to classify one whole sequence, and per frame when streaming frame by frame (batch 1)."""
     torch.manual_seed(0)
-    model = build_model(dataclasses.replace(cfg, lengths="bucket"), num_classes).eval()
-    x, lengths = seq[None], torch.tensor([len(seq)])
+    device = resolve_device(cfg.device)
+    model = build_model(dataclasses.replace(cfg, lengths="bucket"), num_classes).to(device).eval()
+    x, lengths = seq[None].to(device), torch.tensor([len(seq)])
     model(x, lengths)
     whole = []
     for _ in range(reps):
@@ -182,7 +183,7 @@ def inference_latency(cfg: Config, seq: torch.Tensor, num_classes: int, reps: in
         _, state = model.stream(x[:, t : t + 1], state)
     per_frame = (time.perf_counter() - t0) / len(seq)
     result = {"whole_sequence_ms": 1e3 * float(np.median(whole)), "stream_ms_per_frame": 1e3 * per_frame}
-    return {**result, **export_latency(model, seq, reps)}
+    return {**result, **export_latency(model.cpu(), seq, reps)}
 
 
 @torch.no_grad()
@@ -255,7 +256,9 @@ def load_times(data_path: Path) -> dict:
     return {"cold_s": cold, "warm_s": warm, "data": data}
 
 
-def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: float | None = None) -> dict:
+def run_bench(
+    data_path: Path, out_dir: Path, *, quick: bool = False, budget: float | None = None, device: str = "cpu"
+) -> dict:
     budget = budget if budget is not None else (3.0 if quick else 15.0)
     loads = load_times(Path(data_path))
     data = loads.pop("data")
@@ -268,7 +271,7 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
     rows, latency_done = [], set()
     cases = bench_cases(quick)
     for i, case in enumerate(cases, 1):
-        cfg = make_config(Config(), **case)
+        cfg = make_config(Config(), **case, device=device)
         row = {"model": f"{cfg.model}-{size_label(cfg)}", "lengths": cfg.lengths, "batch": cfg.batch_size}
         row.update(time_training(cfg, train, pad_to, budget))
         row["fraction_of_matmul"] = row["useful_gflops"] / mm
@@ -282,7 +285,8 @@ def run_bench(data_path: Path, out_dir: Path, *, quick: bool = False, budget: fl
     log.info(f"ensemble: {format_ensemble(ensemble)}")
     ensemble["grouped_kernel"] = grouped_scaling(budget=min(budget, 2.0))
     result = {
-        "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g}",
+        "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g} --device {device}",
+        "device": str(resolve_device(device)),
         "machine": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ON_BAD, PROTOCOLS, Config, coerce, load_yaml, make_config, validate
+from .config import DEVICES, ON_BAD, PROTOCOLS, Config, coerce, load_yaml, make_config, validate
 from .errors import HandRNNError, Interrupted
 from .runs import CHECKPOINTS
+
+DEVICE_HELP = "cpu | cuda | auto (cuda when there is one)"
 
 log = logging.getLogger("handrnn")
 
@@ -147,6 +149,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data_path=args.data or "",
         part=args.part,
         allow_pickle=args.allow_pickle,
+        device=args.device,
     )
     print(f"{args.run} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
     print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
@@ -169,7 +172,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise HandRNNError("--window and --stride must be positive")
     if args.stream == bool(args.files):
         raise HandRNNError("give skeleton files to classify, or --stream to read frames from standard input")
-    model, encoder, state = load_model(Path(args.run), args.checkpoint)
+    model, encoder, state = load_model(Path(args.run), args.checkpoint, args.device)
     out = Reporter(list(state["actions"]), args.top, args.json)
     stride = args.stride or max(1, args.window // 4)
     if args.stream:
@@ -310,7 +313,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise HandRNNError("no data given: pass --data PATH or set $HANDRNN_DATA")
     if args.seconds is not None and args.seconds <= 0:
         raise HandRNNError(f"--seconds must be positive, got {args.seconds}")
-    result = run_bench(Path(data), Path(args.out), quick=args.quick, budget=args.seconds)
+    result = run_bench(Path(data), Path(args.out), quick=args.quick, budget=args.seconds, device=args.device)
     print_table(result)
     print(f"wrote {Path(args.out) / 'bench.json'} and bench.csv")
     return 0
@@ -393,7 +396,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     name = "/".join(path.parts[-4:-1]) if path.name == "skeleton.txt" else path.name  # Subject/action/rep
     captions, title = None, name
     if args.run:
-        captions = running_prediction(Path(args.run), frames)
+        captions = running_prediction(Path(args.run), frames, args.device)
         title = f"{name}; caption: {Path(args.run).name}'s top action so far"
     keep = list(range(0, len(frames), args.step))
     out = Path(args.out or name.replace("/", "-").removesuffix(path.suffix) + ".gif")
@@ -404,13 +407,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def running_prediction(run: Path, frames: np.ndarray) -> list[str]:
+def running_prediction(run: Path, frames: np.ndarray, device: str = "cpu") -> list[str]:
     """The run's top action and probability after each frame: streamed when the model can carry its
     state, otherwise each prefix classified anew."""
     from .evaluation import load_model
     from .stream import Streamer, can_stream, classify
 
-    model, encoder, state = load_model(run)
+    model, encoder, state = load_model(run, device=device)
     actions = state["actions"]
     if can_stream(model):
         streamer = Streamer(model, encoder)
@@ -475,6 +478,7 @@ def get_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="a few rows, about a minute")
     b.add_argument("--seconds", type=float, help="time budget per row (default 3 quick, 15 full)")
     b.add_argument("--out", default="bench", help="folder for bench.json and bench.csv")
+    b.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
     b.set_defaults(func=cmd_bench)
     return p
 
@@ -546,6 +550,7 @@ def add_run_commands(sub) -> None:
     e.add_argument("--part", choices=["test", "val", "train"], default="test")
     e.add_argument("--data", default="", help="dataset path, if it moved since training")
     e.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
+    e.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
     e.set_defaults(func=cmd_evaluate)
     ex = sub.add_parser("export", help="write a run's model as ONNX or TorchScript: raw joints in, probabilities out")
     ex.add_argument("run", help="run folder")
@@ -567,12 +572,14 @@ def add_run_commands(sub) -> None:
     pr.add_argument("--window", type=int, default=0, metavar="W", help=window_help)
     pr.add_argument("--stride", type=int, default=0, help="--window: frames between windows (default W/4)")
     pr.add_argument("--no-check", action="store_true", help="skip the millimetre and joint-order check")
+    pr.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
     pr.set_defaults(func=cmd_predict)
     sh = sub.add_parser(
         "show", help="a skeleton file as an animated 3D hand (GIF or MP4), with a run's running prediction"
     )
     sh.add_argument("file", help="skeleton.txt, .npy or .csv")
     sh.add_argument("--run", help="caption each frame with this run's top action so far")
+    sh.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
     sh.add_argument("--out", help="GIF or MP4 file (default: FILE's name with .gif, in the current folder)")
     sh.add_argument("--fps", type=int, default=30, help="frames per second (FPHA records 30)")
     sh.add_argument("--step", type=int, default=1, help="show every Nth frame (a smaller, faster file)")
@@ -601,7 +608,13 @@ def setup_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # predict's files may come after its options (argparse leaves them over)
+        if getattr(args, "command", None) == "predict" and not any(e.startswith("-") for e in extra):
+            args.files += extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv
     try:
         return args.func(args)

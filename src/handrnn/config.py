@@ -25,6 +25,7 @@ POOLS = ("last", "mean", "max", "attention")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
 ON_BAD = ("error", "skip")
+DEVICES = ("cpu", "cuda", "auto")
 FEATURE_NAMES = ("xyz", "pose", "vel", "vel4", "bones", "dirs", "dists", "angles")  # features.py computes them
 JOINT_FEATURES = ("xyz", "pose", "vel", "vel4")  # [T, 21, 3] each: the HRNN can split them by finger
 
@@ -82,6 +83,7 @@ class Config:
     # run
     seed: int = opt(0, "fixes the split, the initial weights, the batch order and dropout")
     threads: int = opt(0, "torch CPU threads; 0 = PyTorch's default")
+    device: str = opt("cpu", "cpu | cuda | auto (cuda when there is one); runs are reproducible on one device")
     test_every_epoch: bool = opt(False, "also log test accuracy per epoch (CW3's curves); never used to select")
     out: str = opt("runs", "parent folder of run folders")
     name: str = opt("", 'run folder name; "" = generated from the config')
@@ -106,6 +108,7 @@ CHOICES = {
     "pool": POOLS,
     "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
+    "device": DEVICES,
 }
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
 NOT_NEGATIVE = (

@@ -16,16 +16,18 @@ from .metrics import classification_report
 from .models import build_model
 from .plots import plot_confusion
 from .runs import RunDir
-from .training import predict
+from .training import predict, resolve_device
 
 
-def load_model(run_dir: Path, checkpoint: str = "best") -> tuple[torch.nn.Module, Encoder, dict]:
-    """The model of a run folder's checkpoint (best or last), its input encoder and the checkpoint's metadata."""
+def load_model(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> tuple[torch.nn.Module, Encoder, dict]:
+    """The model of a run folder's checkpoint (best or last) on `device`, its input encoder and the
+    checkpoint's metadata."""
     run = RunDir(run_dir)
     state = run.load(checkpoint)
     cfg = from_dict(state["config"], str(run.checkpoint_path(checkpoint)))
     model = build_model(cfg, len(state["actions"]))
     model.load_state_dict(state["model"])
+    model = model.to(resolve_device(device))
     return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"])), state
 
 
@@ -42,11 +44,17 @@ def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
 
 
 def evaluate_run(
-    run_dir: Path, *, checkpoint: str = "best", data_path: str = "", part: str = "test", allow_pickle: bool = False
+    run_dir: Path,
+    *,
+    checkpoint: str = "best",
+    data_path: str = "",
+    part: str = "test",
+    allow_pickle: bool = False,
+    device: str = "cpu",
 ) -> dict:
     run_dir = Path(run_dir)
     cfg = RunDir(run_dir).read_config()
-    model, encoder, state = load_model(run_dir, checkpoint)
+    model, encoder, state = load_model(run_dir, checkpoint, device)
     data = load_data(data_path or cfg.data, allow_pickle=allow_pickle, on_bad=cfg.on_bad)
     if list(data.actions) != list(state["actions"]):
         raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")

@@ -71,7 +71,7 @@ class _Grouped(torch.autograd.Function):
             h = hs[:, t, :b]
             hs[:, t + 1, :b], keep = cell.step(gi[:, t, :b], torch.baddbmm(bias, h, w_t), h)
             saved.append(keep)
-        last = hs[:, lengths, torch.arange(batch)]
+        last = hs[:, lengths.to(hs.device), torch.arange(batch, device=hs.device)]
         ctx.cell, ctx.saved, ctx.batch_sizes, ctx.ragged = cell, saved, batch_sizes, ragged
         ctx.save_for_backward(hs, w_hh)
         ctx.set_materialize_grads(False)
@@ -123,6 +123,7 @@ def grouped_rnn(
     lengths = lengths.cpu()
     order = torch.argsort(lengths, descending=True, stable=True)
     lengths = lengths[order]
+    order = order.to(x.device)  # the lengths stay on the CPU (batch sizes), the rows go where x is
     batch_sizes = (lengths[None, :] > torch.arange(int(lengths[0]))[:, None]).sum(1).tolist()
     x = x[order, : len(batch_sizes)].unflatten(2, (groups, -1)).permute(2, 1, 0, 3)  # [G, T', B, I]
     gi = torch.baddbmm(b_ih.unsqueeze(1), x.flatten(1, 2), w_ih.transpose(1, 2))  # all frames at once
@@ -132,5 +133,5 @@ def grouped_rnn(
     out = out.permute(2, 1, 0, 3).flatten(2)  # [B, T', G x H]
     if out.shape[1] < steps:
         out = torch.nn.functional.pad(out, (0, 0, 0, steps - out.shape[1]))
-    inverse = torch.argsort(order)
+    inverse = torch.argsort(order)  # on x's device
     return out[inverse], last[:, inverse]

@@ -21,6 +21,7 @@ from .errors import HandRNNError
 from .features import LONG_STRIDE, sequence_palm
 from .models import HRNN, Ensemble, RNNClassifier
 from .skeleton import NUM_COORDS, NUM_FEATURES, NUM_JOINTS
+from .training import device_of
 
 
 def can_stream(model: torch.nn.Module) -> bool:
@@ -62,17 +63,17 @@ class Streamer:
     @torch.no_grad()
     def push(self, chunk: np.ndarray) -> np.ndarray:
         """chunk [n, 63] -> probabilities [C] after its last frame."""
-        x = torch.from_numpy(self.encode(chunk))[None]
+        x = torch.from_numpy(self.encode(chunk))[None].to(device_of(self.model))
         logits, self.state = self.model.stream(x, self.state)
         self.frames += len(chunk)
-        return torch.softmax(logits[0], -1).numpy()
+        return torch.softmax(logits[0], -1).cpu().numpy()
 
 
 @torch.no_grad()
 def classify(model: torch.nn.Module, encoder: Encoder, frames: np.ndarray) -> np.ndarray:
     """Probabilities [C] of one whole sequence [T, 63]."""
-    x = torch.from_numpy(encoder(frames))[None]
-    return torch.softmax(model(x, torch.tensor([len(frames)])), -1)[0].numpy()
+    x = torch.from_numpy(encoder(frames))[None].to(device_of(model))
+    return torch.softmax(model(x, torch.tensor([len(frames)])), -1)[0].cpu().numpy()
 
 
 def windows(

@@ -29,8 +29,8 @@ from .errors import HandRNNError, Interrupted
 from .runs import RunDir, provenance
 
 log = logging.getLogger(__name__)
-NOT_SWEPT = ("data", "allow_pickle", "out", "name", "test_every_epoch", "protocol", "fold", "threads")
-NOT_IDENTITY = ("data", "allow_pickle", "out", "name", "threads")  # where and how fast, not what is trained
+NOT_SWEPT = ("data", "allow_pickle", "out", "name", "test_every_epoch", "protocol", "fold", "threads", "device")
+NOT_IDENTITY = ("data", "allow_pickle", "out", "name", "threads", "device")  # where and how fast, not what is trained
 STUDY_DB = "study.db"
 TRIALS = "trials"
 

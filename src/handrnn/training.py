@@ -48,8 +48,10 @@ def train_one_epoch(
     set; `scheduler` steps after every batch, and so does `ema`. Raises HandRNNError on a non-finite loss."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
+    device = device_of(model)
     for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
         x, lengths, y = data.batch(index, pad_to, rng)
+        x, y = x.to(device), y.to(device)
         if isinstance(model, Ensemble):  # each member learns on its own loss
             members = model.forward_members(x, lengths)  # [M, B, C]
             loss = sum(nn.functional.cross_entropy(m, y, label_smoothing=label_smoothing) for m in members)
@@ -82,10 +84,11 @@ def members_of(model: nn.Module) -> int:
 def predict(model: nn.Module, data: SequenceSet) -> torch.Tensor:
     """Logits [N, C] for every sequence of `data`, in its order (batched by length, which is exact)."""
     model.eval()
+    device = device_of(model)
     logits = torch.empty(len(data), model.num_classes)
     for index in batch_indices(data.lengths.numpy(), EVAL_BATCH, "bucket", None):
         x, lengths, _ = data.batch(index)
-        logits[torch.as_tensor(index)] = model(x, lengths)
+        logits[torch.as_tensor(index)] = model(x.to(device), lengths).cpu()
     return logits
 
 
@@ -193,9 +196,24 @@ class Training:
             self.ema.load_state_dict(state["ema"])
 
 
+def resolve_device(name: str) -> torch.device:
+    """cpu, cuda (refused without one) or auto (cuda when there is one)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise HandRNNError(
+            "--device cuda: this machine has no CUDA device (or torch was built without CUDA); use cpu or auto"
+        )
+    return torch.device(name)
+
+
+def device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def start_training(cfg: Config, num_classes: int, steps_per_epoch: int) -> Training:
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, num_classes)
+    model = build_model(cfg, num_classes).to(resolve_device(cfg.device))
     optimizer = make_optimizer(cfg, model)
     return Training(model, optimizer, make_scheduler(cfg, optimizer, steps_per_epoch), make_ema(cfg, model))
 
