@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 POSE_DIR = "Hand_pose_annotation_v1"
 SPLIT_FILE = "data_split_action_recognition.txt"
 SKELETON_FILE = "skeleton.txt"
+LABELS_FILE = "labels.csv"  # marks an own-data folder: file, label[, subject][, split]
 DATA_ENV = "HANDRNN_DATA"
 CACHE_ENV = "HANDRNN_CACHE"
 CACHE_VERSION = 2
@@ -281,7 +282,9 @@ def _skeleton_files(root: Path) -> list[Path]:
     if not pose.is_dir():
         if not root.exists():
             raise HandRNNError(f"{root}: no such directory (give the FPHA folder with --data or ${DATA_ENV})")
-        raise HandRNNError(f"{root}: not an FPHA tree (no {POSE_DIR}/ folder inside)")
+        raise HandRNNError(
+            f"{root}: not an FPHA tree (no {POSE_DIR}/ folder inside) nor an own-data folder (no {LABELS_FILE})"
+        )
     files = sorted(pose.glob(f"Subject_*/*/*/{SKELETON_FILE}"), key=_natural_key)
     if not files:
         raise HandRNNError(f"{pose}: no Subject_*/<action>/<rep>/{SKELETON_FILE} files")
@@ -620,14 +623,83 @@ def load_pickle(path: Path) -> HandActions:
     return from_cw3_dict(d, str(path))
 
 
+def read_folder(root: Path, on_bad: str = "error") -> HandActions:
+    """An own-data folder: one sequence per file (.npy, .csv or skeleton.txt-style text; 21 joints in FPHA's
+    order, millimetres) and labels.csv with the columns file (relative to the folder) and label (an action
+    name), and optionally subject (a person: any name or number) and split (train or test)."""
+    import csv
+
+    table = root / LABELS_FILE
+    try:
+        with open(table, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            columns = [c.strip().lower() for c in reader.fieldnames or []]
+            rows = [
+                (n, {k.strip().lower(): (v or "").strip() for k, v in r.items() if k})
+                for n, r in enumerate(reader, start=2)
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise HandRNNError(f"{table}: cannot read ({e.__class__.__name__}: {e})") from None
+    missing = [c for c in ("file", "label") if c not in columns]
+    if missing:
+        raise HandRNNError(f"{table}: needs the columns file and label (found: {', '.join(columns) or 'none'})")
+    rows = [(n, r) for n, r in rows if any(r.values())]
+    if not rows:
+        raise HandRNNError(f"{table}: no sequences listed")
+    actions = sorted({r["label"] for _, r in rows if r["label"]})
+    people = sorted({r.get("subject", "") for _, r in rows} - {""}, key=_natural_text)
+    seqs, labels, ids, subjects, split, skipped = [], [], [], [], [], []
+    for n, r in rows:
+        where = f"{table}:{n}"
+        if not r["file"] or not r["label"]:
+            raise HandRNNError(f"{where}: every row needs a file and a label")
+        part = r.get("split", "").lower()
+        if part not in ("", "train", "test"):
+            raise HandRNNError(f"{where}: split must be train or test (or empty), found {r['split']!r}")
+        path = root / r["file"]
+        try:
+            x = read_sequence(path)
+        except HandRNNError as e:
+            if on_bad != "skip":
+                raise HandRNNError(f"{where}: {e}") from None
+            skipped.append(str(e))
+            continue
+        seqs.append(x)
+        labels.append(actions.index(r["label"]))
+        ids.append(r["file"])
+        subjects.append(people.index(r["subject"]) + 1 if r.get("subject") else 0)
+        split.append({"train": TRAIN, "test": TEST, "": UNSPLIT}[part])
+    if len(set(ids)) != len(ids):
+        raise HandRNNError(f"{table}: a file is listed twice")
+    if not seqs:
+        raise HandRNNError(f"{root}: no readable sequences")
+    _report_skipped(skipped)
+    return HandActions(
+        sequences=seqs,
+        labels=np.array(labels, dtype=np.int64),
+        actions=actions,
+        ids=ids,
+        subjects=np.array(subjects, dtype=np.int64),
+        split=np.array(split, dtype=np.int8),
+        skipped=skipped,
+    )
+
+
+def _natural_text(text: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+
+
 def load_data(path: str | Path | None, *, allow_pickle: bool = False, on_bad: str = "error") -> HandActions:
-    """Load an FPHA tree, a .npz container or (only with allow_pickle) a pickled CW3 dict."""
+    """Load an FPHA tree, an own-data folder (labels.csv), a .npz container or (only with allow_pickle) a
+    pickled CW3 dict."""
     if not path:
         path = os.environ.get(DATA_ENV)
         if not path:
             raise HandRNNError(f"no data given: pass --data PATH or set ${DATA_ENV}")
     path = Path(path).expanduser()
     if path.is_dir():
+        if (path / LABELS_FILE).is_file():
+            return read_folder(path, on_bad=on_bad)
         return read_fpha(path, on_bad=on_bad)
     if not path.exists():
         raise HandRNNError(f"{path}: no such file or directory")
@@ -640,4 +712,6 @@ def load_data(path: str | Path | None, *, allow_pickle: bool = False, on_bad: st
                 "(or convert it once to .npz with 'handrnn data convert')"
             )
         return load_pickle(path)
-    raise HandRNNError(f"{path}: unknown data format (expected an FPHA folder, .npz, or .pkl)")
+    raise HandRNNError(
+        f"{path}: unknown data format (expected an FPHA folder, a folder with labels.csv, .npz, or .pkl)"
+    )
