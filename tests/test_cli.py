@@ -4,6 +4,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from handrnn.cli import main
@@ -228,3 +229,32 @@ def test_device_choice(tree, tmp_path, capsys):
         assert main(argv + ["--name", "c", "--device", "cuda"]) == 2
         assert "no CUDA device" in capsys.readouterr().err
     assert main(["train", "--data", str(tree), "--device", "tpu"]) == 2  # argparse names the choices
+
+
+def test_a_cross_subject_folder_works_as_one_run(tree, tmp_path, capsys):
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "xs", "--protocol", "cross-subject"]
+    assert main(argv + ["--epochs", "1", "--num-units", "4", "--val-fraction", "0.2"]) == 0
+    parent = tmp_path / "xs"
+    capsys.readouterr()
+    assert main(["evaluate", str(parent)]) == 0
+    out = capsys.readouterr().out
+    pooled = json.loads((parent / "evaluation-test-best.json").read_text())
+    folds = {
+        f"subject{s}": json.loads((parent / f"subject{s}" / "evaluation-test-best.json").read_text()) for s in (1, 2, 3)
+    }
+    assert pooled["n"] == sum(f["n"] for f in folds.values()) == 48  # every sequence tested once, by its fold
+    assert pooled["folds"] == {k: f["accuracy"] for k, f in folds.items()} and "per fold: subject1" in out
+    cm = sum(np.array(f["confusion_matrix"]) for f in folds.values())
+    assert pooled["confusion_matrix"] == cm.tolist() and pooled["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    assert (parent / "confusion-test-best.png").stat().st_size > 1000
+    assert main(["plot", str(parent), "--out", str(tmp_path / "xs.png")]) == 0
+    capsys.readouterr()
+    assert main(["table", str(parent)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "cross-subject" in table[2] and [row.split(" | ")[0] for row in table[3:]] == [
+        "| subject1",
+        "| subject2",
+        "| subject3",
+    ]
+    assert main(["predict", str(parent), str(tree / "Hand_pose_annotation_v1/Subject_1/open_jar/1/skeleton.txt")]) == 2
+    assert "give one of them, e.g." in capsys.readouterr().err

@@ -141,16 +141,30 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_run
+    from .evaluation import evaluate_folds, evaluate_run
+    from .runs import RunDir
 
-    r = evaluate_run(
-        Path(args.run),
-        checkpoint=args.checkpoint,
-        data_path=args.data or "",
-        part=args.part,
-        allow_pickle=args.allow_pickle,
-        device=args.device,
-    )
+    options = {
+        "checkpoint": args.checkpoint,
+        "data_path": args.data or "",
+        "part": args.part,
+        "allow_pickle": args.allow_pickle,
+        "device": args.device,
+    }
+    folds = RunDir(args.run).folds()
+    if folds:  # a cross-subject parent: every fold, pooled
+        r = evaluate_folds(Path(args.run), folds, **options)
+        print(f"{args.run} ({args.part}, {args.checkpoint} checkpoints, {len(folds)} folds, {r['n']} sequences)")
+        print("per fold: " + ", ".join(f"{k} {v:.4f}" for k, v in r["folds"].items()))
+        print(
+            f"pooled accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}; "
+            f"fold mean {r['fold_mean']:.4f} +- {r['fold_std']:.4f}"
+        )
+        print(
+            f"wrote evaluation-{args.part}-{args.checkpoint}.json and confusion-{args.part}-{args.checkpoint}.png in {args.run}"
+        )
+        return 0
+    r = evaluate_run(Path(args.run), **options)
     print(f"{args.run} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
     print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
     worst = sorted((v, k) for k, v in r["per_class_accuracy"].items() if v is not None)[:5]
@@ -429,10 +443,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     runs = {}
     for r in args.runs:
-        path = RunDir(r).metrics_path
-        if not path.is_file():
-            raise HandRNNError(f"{r}: not a run folder (no {path.name})")
-        runs[Path(r).name] = path
+        folds = RunDir(r).folds()  # a cross-subject parent: one curve per fold
+        for run, label in [(f, f"{Path(r).name}/{f.path.name}") for f in folds] or [(RunDir(r), Path(r).name)]:
+            path = run.metrics_path
+            if not path.is_file():
+                raise HandRNNError(f"{run}: not a run folder (no {path.name})")
+            runs[label] = path
     print(f"wrote {plot_curves(runs, Path(args.out), args.title)}")
     return 0
 
@@ -444,7 +460,9 @@ def cmd_table(args: argparse.Namespace) -> int:
         "| run | model | protocol | seed | sizes (train/val/test) | best epoch | val acc | test acc (best val) | test acc (last epoch) | s/epoch |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in args.runs:
+    queue = list(args.runs)
+    while queue:
+        r = queue.pop(0)
         run = RunDir(r)
         if not run.finished() and run.epochs_done():
             rows.append(
@@ -456,6 +474,7 @@ def cmd_table(args: argparse.Namespace) -> int:
             rows.append(
                 f"| {Path(r).name} | | cross-subject | | | | | {res['test_acc_mean']:.4f} +- {res['test_acc_std']:.4f} | | |"
             )
+            queue[0:0] = [str(f.path) for f in run.folds()]  # then each fold's own row
             continue
         z = res["sizes"]
         rows.append(

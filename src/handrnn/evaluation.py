@@ -12,7 +12,7 @@ from .config import from_dict
 from .data import Encoder, Normaliser, SequenceSet, fingerprint
 from .datasets import HandActions, load_data
 from .errors import HandRNNError
-from .metrics import classification_report
+from .metrics import classification_report, macro_f1
 from .models import build_model
 from .plots import plot_confusion
 from .runs import RunDir
@@ -23,6 +23,11 @@ def load_model(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> 
     """The model of a run folder's checkpoint (best or last) on `device`, its input encoder and the
     checkpoint's metadata."""
     run = RunDir(run_dir)
+    folds = run.folds()
+    if folds:
+        raise HandRNNError(
+            f"{run_dir}: a cross-subject folder holds one model per fold; give one of them, e.g. {folds[0]}"
+        )
     state = run.load(checkpoint)
     cfg = from_dict(state["config"], str(run.checkpoint_path(checkpoint)))
     model = build_model(cfg, len(state["actions"]))
@@ -90,3 +95,30 @@ def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.
                         f"{probs[row, y]:.3f}",
                     ]
                 )
+
+
+def evaluate_folds(parent: Path, folds: list[RunDir], **kwargs) -> dict:
+    """A cross-subject parent as one run: each fold evaluated, the confusion matrices pooled."""
+    reports = {fold.path.name: evaluate_run(fold.path, **kwargs) for fold in folds}
+    cm = np.sum([np.array(r["confusion_matrix"]) for r in reports.values()], axis=0)
+    actions = list(next(iter(reports.values()))["per_class_accuracy"])
+    support = cm.sum(1)
+    pooled = {
+        "folds": {name: r["accuracy"] for name, r in reports.items()},
+        "fold_mean": float(np.mean([r["accuracy"] for r in reports.values()])),
+        "fold_std": float(np.std([r["accuracy"] for r in reports.values()], ddof=1)) if len(reports) > 1 else 0.0,
+        "n": int(cm.sum()),
+        "accuracy": float(np.trace(cm) / cm.sum()),
+        "macro_f1": macro_f1(cm),
+        "per_class_accuracy": {
+            a: (float(cm[i, i] / support[i]) if support[i] else None) for i, a in enumerate(actions)
+        },
+        "confusion_matrix": cm.tolist(),
+        "part": kwargs.get("part", "test"),
+        "checkpoint": kwargs.get("checkpoint", "best"),
+    }
+    stem = f"{pooled['part']}-{pooled['checkpoint']}"
+    RunDir(parent).write_json(f"evaluation-{stem}.json", pooled)
+    title = f"{Path(parent).name}: {len(folds)} folds pooled, {pooled['part']} accuracy {pooled['accuracy']:.4f}"
+    plot_confusion(cm, actions, Path(parent) / f"confusion-{stem}.png", title)
+    return pooled

@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -102,6 +103,13 @@ class RunDir:
 
     def holds_run(self) -> bool:
         return (self.path / CONFIG).exists()
+
+    def folds(self) -> list[RunDir]:
+        """The fold folders of a cross-subject parent (subject1, subject2, ...), [] for a single run."""
+        if self.has_checkpoint("last") or not self.path.is_dir():
+            return []
+        kids = [RunDir(p) for p in self.path.iterdir() if p.is_dir() and (p / CONFIG).exists()]
+        return sorted(kids, key=lambda r: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", r.path.name)])
 
     def finished(self) -> bool:
         return (self.path / RESULTS).exists()
