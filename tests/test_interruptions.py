@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from handrnn.cli import main
+from handrnn.errors import HandRNNError
 from handrnn.runs import atomic_write, load_checkpoint
 
 from .conftest import make_tree
@@ -119,7 +120,7 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_dies(tmp_path):
         p.write_text("partial")
         raise OSError("disk full")
 
-    with pytest.raises(OSError):
+    with pytest.raises(HandRNNError, match="results.json: cannot write \\(disk full\\)"):
         atomic_write(path, dies_half_way)
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["results.json"]
     atomic_write(path, lambda p: p.write_text("new"))

@@ -2,6 +2,7 @@
 
 import fcntl
 import json
+import os
 import shutil
 
 import pytest
@@ -141,3 +142,114 @@ def test_plot_into_a_new_folder_and_a_damaged_metrics_file(run, tmp_path, capsys
     capsys.readouterr()
     assert main(["plot", str(run_dir), "--out", str(tmp_path / "d.png")]) == 2
     assert "not a readable metrics file" in errors(capsys)[0]
+
+
+# ---- issue 11, item 10: one line and exit 2 where a traceback used to reach the user
+
+
+def one_line(capsys, code, *words):
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for w in words:
+        assert w in err, (w, err)
+
+
+def test_unwritable_places_and_overlong_paths_are_one_line(tree, tmp_path, capsys):
+    argv = ["train", "--data", str(tree), "--epochs", "1", "--num-units", "4"]
+    one_line(capsys, main(argv + ["--out", "/proc/handrnn-runs"]), "/proc/handrnn-runs")  # no folder can be made there
+    one_line(capsys, main(argv + ["--out", str(tmp_path), "--name", "n" * 300]), "name too long")
+
+
+def test_odd_folders_and_files_are_one_line(tmp_path, capsys):
+    tree = make_tree(tmp_path / "t")
+    shutil.copytree(tree / "Hand_pose_annotation_v1" / "Subject_1", tree / "Hand_pose_annotation_v1" / "Subject_x")
+    one_line(capsys, main(["data", "summary", "--data", str(tree)]), "Subject_<number>", "'Subject_x'")
+    tree = make_tree(tmp_path / "u")
+    weird = os.fsencode(tree / "Hand_pose_annotation_v1" / "Subject_1" / "open_jar") + b"/\xff"
+    os.makedirs(weird)
+    shutil.copy(tree / "Hand_pose_annotation_v1/Subject_1/open_jar/1/skeleton.txt", weird + b"/skeleton.txt")
+    code = main(["data", "summary", "--data", str(tree)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and (code == 0 or len(err.strip().splitlines()) == 1)
+
+
+def test_a_zero_byte_npy_and_a_foreign_checkpoint_are_one_line(run, tmp_path, capsys):
+    import torch
+
+    run, _ = run
+    (tmp_path / "empty.npy").write_bytes(b"")
+    one_line(capsys, main(["predict", str(run), str(tmp_path / "empty.npy")]), "empty.npy", "not a readable .npy")
+    foreign = tmp_path / "foreign"
+    shutil.copytree(run, foreign)
+    torch.save({"weights": torch.zeros(3)}, foreign / "best.pt")
+    skel = tmp_path / "s.npy"
+    import numpy as np
+
+    from .conftest import hand_pose
+
+    np.save(skel, np.stack([hand_pose(np.random.default_rng(0)) + 300] * 5))
+    one_line(capsys, main(["predict", str(foreign), str(skel)]), "best.pt", "not a checkpoint this handrnn can load")
+
+
+def test_an_edited_config_is_one_line(run, tmp_path, capsys):
+    run, _ = run
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["num_units"] = "many"
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    one_line(capsys, main(["train", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path)]), "num_units")
+
+
+# ---- item 11: no output is written through a symbolic link
+
+
+def test_outputs_refuse_links_and_temp_names_are_unpredictable(run, tmp_path, capsys):
+    run, tree = run
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = run / "evaluation-test-best.json"
+    link.unlink(missing_ok=True)
+    link.symlink_to(victim)
+    one_line(capsys, main(["evaluate", str(run)]), "symbolic link")
+    assert victim.read_text() == "precious"
+    link.unlink()
+    planted = run / ".results.json.tmp"  # the old, predictable temporary name
+    planted.symlink_to(victim)
+    from handrnn.runs import write_json
+
+    write_json(run / "results2.json", {"a": 1})
+    assert victim.read_text() == "precious" and json.loads((run / "results2.json").read_text()) == {"a": 1}
+    lock = tmp_path / "r2"
+    lock.mkdir()
+    (lock / LOCK).symlink_to(victim)
+    one_line(capsys, main(["train", "--data", str(tree), "--out", str(tmp_path), "--name", "r2"]), "cannot lock")
+    assert victim.read_text() == "precious"
+
+
+# ---- item 12: unbounded inputs
+
+
+def test_a_pipe_is_refused_and_a_long_file_parses_in_numpy_with_a_warning(tmp_path, capsys, caplog):
+    import numpy as np
+
+    from handrnn.datasets import parse_skeleton
+
+    from .conftest import hand_pose
+
+    tree = make_tree(tmp_path / "t")
+    skel = tree / "Hand_pose_annotation_v1/Subject_1/open_jar/1/skeleton.txt"
+    skel.unlink()
+    os.mkfifo(skel)  # reading it would wait forever for a writer
+    one_line(capsys, main(["data", "summary", "--data", str(tree)]), "a pipe, not a regular file")
+    hand = hand_pose(np.random.default_rng(0)).reshape(-1) + 300
+    long = tmp_path / "long.txt"
+    with open(long, "w") as f:
+        for t in range(25_000):
+            f.write(f"{t} " + " ".join(f"{v + 0.01 * t:.3f}" for v in hand) + "\n")
+    x = parse_skeleton(long)
+    assert x.shape == (25_000, 63) and abs(float(x[-1, 0]) - (hand[0] + 249.99)) < 1e-2
+    assert "far beyond FPHA's longest" in caplog.text
+    bad = tmp_path / "bad.txt"
+    bad.write_text(long.read_text().splitlines()[0] + "\n1 2 3\n")
+    with pytest.raises(Exception, match="bad.txt:2: expected 64 columns"):
+        parse_skeleton(bad)

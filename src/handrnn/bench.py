@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
-import json
 import logging
 import math
 import platform
@@ -25,7 +24,7 @@ from .config import Config, make_config
 from .data import Encoder, Normaliser, SequenceSet, batch_indices, cw3_split
 from .datasets import read_fpha
 from .models import GATES, FingerRNN, build_model
-from .runs import describe, size_label
+from .runs import atomic_write, describe, size_label, write_json
 from .skeleton import FINGER_INPUT, FINGER_JOINTS, NUM_FINGERS
 from .training import augmentation, resolve_device, train_one_epoch
 
@@ -340,11 +339,15 @@ def format_row(row: dict) -> str:
 
 def write_outputs(result: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    with open(out_dir / "bench.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(result["rows"])
+    write_json(out_dir / "bench.json", result)
+
+    def rows(path: Path) -> None:
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(result["rows"])
+
+    atomic_write(out_dir / "bench.csv", rows)
 
 
 def print_table(result: dict) -> None:

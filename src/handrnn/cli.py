@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -649,6 +650,22 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head or less, closed early
         sys.stderr.close()
         return 0
+    except OSError as e:  # disk full, read-only folder, a name too long: the system's words, one line
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"handrnn: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except UnicodeError as e:
+        print(f"handrnn: error: a file name or text is not valid UTF-8 ({e.reason})", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if os.environ.get("HANDRNN_DEBUG"):
+            raise
+        print(
+            f"handrnn: internal error: {e.__class__.__name__}: {e} (HANDRNN_DEBUG=1 shows the traceback; "
+            "please report it)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 __all__ = ["coerce", "get_parser", "main", "validate"]

@@ -121,10 +121,11 @@ def read_sequence(path: Path) -> np.ndarray:
         raise HandRNNError(f"{path}: is a directory, expected a skeleton file")
     if not path.exists():
         raise HandRNNError(f"{path}: no such file")
+    regular_file(path)
     if path.suffix == ".npy":
         try:
             x = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError) as e:
             raise HandRNNError(f"{path}: not a readable .npy array ({e})") from None
         if x.dtype.kind not in "fiu":
             raise HandRNNError(f"{path}: expected a numeric array, found {x.dtype}")
@@ -135,6 +136,41 @@ def read_sequence(path: Path) -> np.ndarray:
     if x is None:
         raise HandRNNError(f"{path}: empty")
     return x
+
+
+MAX_FRAMES = 20_000  # FPHA's longest sequence has 1,151 frames; longer inputs are read, with a warning
+MAX_FILE_BYTES = 200 * 2**20  # a sequence file larger than this is refused (about 300,000 frames of text)
+
+
+def regular_file(path: Path) -> None:
+    """Refuse what is not a plain file of sane size (a FIFO would hang the reader, a device never end)."""
+    import stat
+
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise HandRNNError(f"{path}: cannot read ({e.strerror or e})") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(st.st_mode)
+            else "a pipe"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device or socket"
+        )
+        raise HandRNNError(f"{path}: cannot read: {kind}, not a regular file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise HandRNNError(
+            f"{path}: {st.st_size / 2**20:.0f} MiB is too large for one hand sequence (limit {MAX_FILE_BYTES // 2**20} MiB)"
+        )
+
+
+def warn_long(path: Path, frames: int) -> None:
+    if frames > MAX_FRAMES:
+        log.warning(
+            f"{path}: {frames} frames, far beyond FPHA's longest (1,151): training on it needs a lot of memory "
+            "(crop it, or use predict --window)"
+        )
 
 
 def read_csv(path: Path) -> np.ndarray:
@@ -181,10 +217,20 @@ def parse_skeleton(path: Path) -> np.ndarray | None:
 
     Each line is ``t x1 y1 z1 ... x21 y21 z21``; frame numbers must increase by one.
     """
+    regular_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    values = _parse_fast(text)
+    if values is not None:  # numbers only: parsed in numpy, without a list of tokens
+        try:
+            _check_values(path, values, _line_numbers(text))
+        except HandRNNError:
+            values = None  # the line-by-line parser below names the fault exactly
+        else:
+            warn_long(path, len(values))
+            return values[:, 1:].astype(np.float32)
     rows = []
     for n, line in enumerate(text.splitlines(), start=1):
         tokens = line.split()
@@ -209,6 +255,36 @@ def parse_skeleton(path: Path) -> np.ndarray | None:
         raise
     _check_values(path, values, [n for n, _ in rows])
     return values[:, 1:].astype(np.float32)
+
+
+def _parse_fast(text: str) -> np.ndarray | None:
+    """[T, 64] float64 when every non-blank line holds 64 numbers; None otherwise (or for an empty text),
+    and the line-by-line parser then names the first bad line."""
+    import warnings
+
+    lines = sum(1 for line in text.splitlines() if line.strip())
+    if lines == 0:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns (and stops) at the first token that is not a number
+        try:
+            values = np.fromstring(text, dtype=np.float64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+    if values.size != lines * (NUM_FEATURES + 1) or any(
+        len(line.split()) != NUM_FEATURES + 1 for line in _first_lines(text)
+    ):
+        return None
+    values = values.reshape(lines, NUM_FEATURES + 1)
+    return values
+
+
+def _first_lines(text: str, n: int = 3) -> list[str]:
+    return [line for line in text.splitlines()[: n * 2] if line.strip()][:n]
+
+
+def _line_numbers(text: str) -> list[int]:
+    return [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
 def _check_values(path: Path, values: np.ndarray, line_numbers: list[int]) -> None:
@@ -383,7 +459,12 @@ def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) ->
         seqs.append(x)
         labels.append(label_of[action])
         ids.append(sid)
-        subjects.append(int(subject.split("_")[1]))
+        number = subject.split("_", 1)[1]
+        if not number.isdigit():
+            raise HandRNNError(
+                f"{f.parent.parent.parent}: subject folders are named Subject_<number>, found {subject!r}"
+            )
+        subjects.append(int(number))
         part = entries.get(sid, (UNSPLIT, None, 0))
         if part[1] is not None and part[1] != official[action]:
             raise HandRNNError(f"{split_path}: {sid} has label {part[1]} but its folder says {action!r}")

@@ -29,9 +29,17 @@ def load_model(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> 
             f"{run_dir}: a cross-subject folder holds one model per fold; give one of them, e.g. {folds[0]}"
         )
     state = run.load(checkpoint)
-    cfg = from_dict(state["config"], str(run.checkpoint_path(checkpoint)))
-    model = build_model(cfg, len(state["actions"]))
-    model.load_state_dict(state["model"])
+    where = run.checkpoint_path(checkpoint)
+    try:
+        cfg = from_dict(state["config"], str(where))
+        model = build_model(cfg, len(state["actions"]))
+        model.load_state_dict(state["model"])
+        Normaliser(**state["normaliser"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise HandRNNError(
+            f"{where}: not a checkpoint this handrnn can load (another version or model; {e.__class__.__name__}: "
+            f"{str(e).splitlines()[0][:120]})"
+        ) from None
     model = model.to(resolve_device(device))
     return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"])), state
 
@@ -78,6 +86,12 @@ def evaluate_run(
 
 
 def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.ndarray) -> None:
+    from .runs import atomic_write
+
+    atomic_write(path, lambda tmp: _write_mistakes(tmp, data, index, logits))
+
+
+def _write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.ndarray) -> None:
     probs = torch.softmax(torch.from_numpy(logits), 1).numpy()
     with open(path, "w", newline="") as f:
         w = csv.writer(f)

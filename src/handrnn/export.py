@@ -19,6 +19,7 @@ from .data import Encoder
 from .errors import HandRNNError
 from .features import LONG_STRIDE
 from .models import CELLS, HRNN, Ensemble, FingerRNN
+from .runs import refuse_link
 from .skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_COORDS, NUM_FINGERS, NUM_JOINTS, WRIST
 
 FORMATS = ("onnx", "torchscript")
@@ -155,6 +156,7 @@ def export(run_dir: Path, fmt: str, out: Path | None = None, checkpoint: str = "
     wrapped = Exportable(model, encoder).eval()
     out = Path(out) if out else Path(run_dir) / f"model{SUFFIX[fmt]}"
     out.parent.mkdir(parents=True, exist_ok=True)
+    refuse_link(out)
     example = torch.randn(1, 40, NUM_JOINTS * NUM_COORDS) * 30 + 300
     meta = {"actions": json.dumps(list(state["actions"])), "config": json.dumps(state["config"])}
     with torch.no_grad():

@@ -19,9 +19,11 @@ def save(fig, out: Path, title: str = "") -> Path:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    from .runs import atomic_write
+
     try:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=120)
+        atomic_write(Path(out), lambda tmp: fig.savefig(tmp, dpi=120, format=Path(out).suffix.lstrip(".") or "png"))
     except OSError as e:
         raise HandRNNError(f"{out}: cannot write the figure ({e.strerror or e})") from None
     finally:
@@ -93,6 +95,7 @@ def animate_hand(
     (one per frame) are shown under it, e.g. the model's running prediction."""
     from matplotlib import animation
 
+    from .runs import refuse_link
     from .skeleton import FINGER_CHAINS, FINGERS, NUM_COORDS, NUM_JOINTS
 
     suffix = Path(out).suffix.lower()
@@ -128,6 +131,7 @@ def animate_hand(
     try:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         writer = animation.PillowWriter(fps=fps) if suffix == ".gif" else animation.FFMpegWriter(fps=fps)
+        refuse_link(Path(out))
         anim.save(str(out), writer=writer, dpi=80)
     except OSError as e:
         raise HandRNNError(f"{out}: cannot write the animation ({e.strerror or e})") from None

@@ -32,17 +32,40 @@ METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "tes
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary file and rename, so a kill leaves the previous good file."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write via a temporary file and rename, so a kill leaves the previous good file. The temporary file
+    is created exclusively under a random name (a planted link cannot redirect it), and the rename replaces
+    a link at `path` instead of writing through it."""
+    import tempfile
+
+    path = Path(path)
+    refuse_link(path)
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise HandRNNError(f"{path}: cannot write ({e.strerror or e})") from None
+    os.close(fd)
+    tmp = Path(name)
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        raise HandRNNError(f"{path}: cannot write ({e.strerror or e})") from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
+def refuse_link(path: Path) -> None:
+    """handrnn writes its outputs as plain files: a symbolic link where one goes is refused."""
+    if Path(path).is_symlink():
+        raise HandRNNError(f"{path}: is a symbolic link; handrnn writes no output through links (remove it)")
+
+
 def write_json(path: Path, obj) -> None:
-    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2) + "\n"))
+    write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def read_json(path: Path, what: str) -> dict:
@@ -89,7 +112,11 @@ class RunDir:
         """Hold the folder for this process; another handrnn process that asks for it stops with a message
         (or, with `wait`, waits until this one is done)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / LOCK, "w") as f:
+        try:  # never truncates, never follows a link planted at the lock's name
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as e:
+            raise HandRNNError(f"{self.path / LOCK}: cannot lock the run folder ({e.strerror or e})") from None
+        with os.fdopen(fd, "w") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
@@ -106,7 +133,7 @@ class RunDir:
 
     def folds(self) -> list[RunDir]:
         """The fold folders of a cross-subject parent (subject1, subject2, ...), [] for a single run."""
-        if self.has_checkpoint("last") or not self.path.is_dir():
+        if self.has_checkpoint("last") or not self.holds_run():  # a parent holds the folds' config.json
             return []
         kids = [RunDir(p) for p in self.path.iterdir() if p.is_dir() and (p / CONFIG).exists()]
         return sorted(kids, key=lambda r: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", r.path.name)])
@@ -244,7 +271,7 @@ class RunDir:
             f"`handrnn predict {self.path} FILE` or `handrnn.load({str(self.path)!r})(array)`; "
             f"`handrnn export {self.path} --format onnx` for onnxruntime.",
         ]
-        (self.path / MODEL_CARD).write_text("\n".join(lines) + "\n")
+        write_text(self.path / MODEL_CARD, "\n".join(lines) + "\n")
 
     def write_json(self, name: str, obj) -> None:
         write_json(self.path / name, obj)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import Config
 from .errors import HandRNNError
-from .runs import RunDir, write_json
+from .runs import RunDir, write_json, write_text
 from .sweep import TRIALS, Space, Sweep, point_config, run_sweep
 
 log = logging.getLogger(__name__)
@@ -451,9 +451,10 @@ def write_report(study: Study) -> Path:
         for r in results[exp.key]:
             lines.append(f"- {exp.key}, {exp.field}={fmt_value(r['value'])}: {', '.join(r['runs'])}")
     path = out / REPORT
-    path.write_text("\n".join(lines) + "\n")
-    (out / "study.json").write_text(
-        json.dumps({"study": study.name, "budget": study.budget, "results": results}, indent=2, default=str) + "\n"
+    write_text(path, "\n".join(lines) + "\n")
+    write_text(
+        out / "study.json",
+        json.dumps({"study": study.name, "budget": study.budget, "results": results}, indent=2, default=str) + "\n",
     )
     return path
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .config import Config, coerce, validate
 from .errors import HandRNNError, Interrupted
-from .runs import RunDir, provenance
+from .runs import RunDir, atomic_write, provenance, write_text
 
 log = logging.getLogger(__name__)
 NOT_SWEPT = ("data", "allow_pickle", "out", "name", "test_every_epoch", "protocol", "fold", "threads", "device")
@@ -608,10 +608,14 @@ def select(rows: list[dict], keys: list[str]) -> dict | None:
 def write_table(out_dir: Path, keys: list[str], rows: list[dict]) -> None:
     fields = [*keys, "state", "val_acc", "test_acc", "seconds_per_epoch", "parameters", "run", "trial", "error"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "sweep.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fields)
-        w.writeheader()
-        w.writerows(rows)
+
+    def table_csv(path: Path) -> None:
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fields)
+            w.writeheader()
+            w.writerows(rows)
+
+    atomic_write(out_dir / "sweep.csv", table_csv)
     summary = {"fields": keys, "selected_by_val": select(rows, keys), "rows": rows}
     text = json.dumps(summary, indent=2, default=lambda x: None).replace("NaN", "null")
-    (out_dir / "sweep.json").write_text(text + "\n")
+    write_text(out_dir / "sweep.json", text + "\n")
