@@ -54,11 +54,16 @@ def ablation(root: Path) -> list[str]:
 
 def presets(root: Path) -> list[str]:
     groups = {
-        "1:1, best (3 members)": [f"best-1-1-s{s}" for s in range(3)],
-        "1:1, one network": [f"one-1-1-s{s}" for s in range(3)],
-        "cw3, best (3 members)": [f"best-cw3-s{s}" for s in range(3)],
-        "1:3, best": ["best-1-3"],
-        "3:1, best": ["best-3-1"],
+        "1:1, best (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
+        "1:1, best, one network": [f"one256-1-1-s{s}" for s in range(3)],
+        "1:3, best": ["best256-1-3"],
+        "3:1, best": ["best256-3-1"],
+        "cw3, best": [f"best256-cw3-s{s}" for s in range(3)],
+        "1:1, best128 (128 units, 60 epochs, 3 members)": [f"best-1-1-s{s}" for s in range(3)],
+        "1:1, best128, one network": [f"one-1-1-s{s}" for s in range(3)],
+        "cw3, best128": [f"best-cw3-s{s}" for s in range(3)],
+        "1:3, best128": ["best-1-3"],
+        "3:1, best128": ["best-3-1"],
     }
     rows = [
         "| protocol, model | runs (seed) | test accuracy (last epoch) | mean +- std | training minutes per run |",
@@ -74,7 +79,14 @@ def presets(root: Path) -> list[str]:
         spread = f"{100 * statistics.mean(accs):.2f} +- {100 * statistics.stdev(accs):.2f}%" if len(accs) > 1 else ""
         minutes = ", ".join(f"{r['train_seconds'] / 60:.1f}" for r in res)
         rows.append(f"| {label} | {', '.join(done)} | {', '.join(pct(a) for a in accs)} | {spread} | {minutes} |")
-    folds = {f"subject{f}": root / f"best-xs-subject{f}" / "results.json" for f in range(1, 7)}
+    for prefix, preset in (("best256", "best"), ("best", "best128")):
+        rows += cross_subject(root, prefix, preset)
+    return rows
+
+
+def cross_subject(root: Path, prefix: str, preset: str) -> list[str]:
+    rows = []
+    folds = {f"subject{f}": root / f"{prefix}-xs-subject{f}" / "results.json" for f in range(1, 7)}
     done = {k: json.loads(p.read_text()) for k, p in folds.items() if p.exists()}
     if done:
         accs = [r["test_acc"] for r in done.values()]
@@ -82,14 +94,14 @@ def presets(root: Path) -> list[str]:
         minutes = [r["train_seconds"] / 60 for r in done.values()]
         per_fold = ", ".join(f"{k} {pct(r['test_acc'])}" for k, r in done.items())
         rows.append(
-            f"| cross-subject, best ({len(done)} of 6 folds) | best-xs-subjectS: {per_fold} | | {spread} | "
+            f"| cross-subject, {preset} ({len(done)} of 6 folds) | {prefix}-xs-subjectS: {per_fold} | | {spread} | "
             f"{min(minutes):.1f} to {max(minutes):.1f} per fold |"
         )
     return rows
 
 
 VALIDATION = {
-    "v100": "the best preset's network (one), 100 epochs",
+    "v100": "best128's network (one network), 100 epochs",
     "v100-dists-angles": "+ features dists, angles",
     "v100-depth2": "+ a second bidirectional layer",
     "v100-units256": "256 units",
@@ -125,10 +137,16 @@ def best_row(run: Path) -> dict:
         return {k: float(v) for k, v in next(r for r in csv.DictReader(f) if int(r["epoch"]) == best).items() if v}
 
 
+RENAMED = ("best-", "one-", "v100-")  # runs of the preset that was called best then and is best128 now
+
+
 def commands(root: Path) -> list[str]:
     out = []
     for run in sorted(p.parent for p in root.glob("*/command.json") if (p.parent / "results.json").exists()):
-        out.append(f"- `{run.name}`: `{load(run)['argv']}`")
+        argv = load(run)["argv"]
+        if run.name.startswith(RENAMED):  # today's name of the preset it ran
+            argv = argv.replace("--preset best ", "--preset best128 ")
+        out.append(f"- `{run.name}`: `{argv}`")
     return out
 
 
@@ -156,7 +174,7 @@ def main(root: str) -> None:
     root = Path(root)
     ablation_figure(root, Path("docs/ablation.png"))
     print("\n".join(["### Ablation (1:1, seed 0)", "", *ablation(root), "", "### The best preset", "", *presets(root)]))
-    print("\n".join(["", "### Validation runs for the next recipe (1:1)", "", *validation(root)]))
+    print("\n".join(["", "### Validation runs that chose the best preset (1:1)", "", *validation(root)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 
