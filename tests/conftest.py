@@ -90,3 +90,12 @@ def fpha() -> Path:
             pytest.fail(f"CI=true but the FPHA data is missing at {path}")
         pytest.skip(f"FPHA data not found at {path}")
     return path
+
+
+def train_tiny(tree: Path, root: Path, name: str, flags: list[str]) -> Path:
+    """A one-epoch model of 6 units on the tree's 1:1 split, with `flags` on top; its run folder."""
+    from handrnn.cli import main
+
+    argv = ["train", "--data", str(tree), "--out", str(root), "--name", name, "--epochs", "1", "--num-units", "6"]
+    assert main(argv + ["--protocol", "1:1", "--threads", "1", *flags]) == 0
+    return root / name

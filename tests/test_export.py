@@ -9,6 +9,8 @@ from handrnn.cli import main
 from handrnn.datasets import load_data
 from handrnn.export import onnx_session
 
+from .conftest import train_tiny
+
 CONFIGS = {
     "gru": [],
     "lstm-depth2": ["--cell", "lstm", "--depth", "2"],
@@ -39,15 +41,9 @@ CONFIGS = {
 }
 
 
-def train(tree, tmp_path, name, flags):
-    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", name, "--epochs", "1", "--num-units", "6"]
-    assert main(argv + ["--protocol", "1:1", "--threads", "1", *flags]) == 0
-    return tmp_path / name
-
-
 @pytest.mark.parametrize("name", CONFIGS)
 def test_exported_models_match_pytorch(tree, tmp_path, name):
-    run = train(tree, tmp_path, name, CONFIGS[name])
+    run = train_tiny(tree, tmp_path, name, CONFIGS[name])
     clf = handrnn.load(run)
     data = load_data(tree)
     rng = np.random.default_rng(0)

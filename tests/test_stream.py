@@ -11,6 +11,8 @@ from handrnn.evaluation import load_model
 from handrnn.features import sequence_palm
 from handrnn.stream import Streamer, can_stream, classify, segments, windows
 
+from .conftest import train_tiny
+
 SKEL = "Hand_pose_annotation_v1/Subject_1/open_jar/1/skeleton.txt"
 MODELS = {
     "gru-xyz": [],
@@ -20,15 +22,9 @@ MODELS = {
 }
 
 
-def train(tree, root, name, flags):
-    argv = ["train", "--data", str(tree), "--out", str(root), "--name", name, "--epochs", "1", "--num-units", "6"]
-    assert main(argv + ["--protocol", "1:1", "--threads", "1", *flags]) == 0
-    return root / name
-
-
 @pytest.mark.parametrize("name", MODELS)
 def test_streamed_prediction_is_the_whole_sequence_prediction(tree, tmp_path, name):
-    model, encoder, _ = load_model(train(tree, tmp_path, name, MODELS[name]))
+    model, encoder, _ = load_model(train_tiny(tree, tmp_path, name, MODELS[name]))
     seq = read_sequence(tree / SKEL)
     streamer = Streamer(model, encoder)
     start, rng = 0, np.random.default_rng(0)
@@ -49,7 +45,7 @@ def test_streamed_prediction_is_the_whole_sequence_prediction(tree, tmp_path, na
 
 
 def test_whole_sequence_models_cannot_stream_and_say_what_to_do(tree, tmp_path):
-    model, encoder, _ = load_model(train(tree, tmp_path, "bi", ["--bidirectional", "--pool", "mean"]))
+    model, encoder, _ = load_model(train_tiny(tree, tmp_path, "bi", ["--bidirectional", "--pool", "mean"]))
     assert not can_stream(model)
     with pytest.raises(HandRNNError, match="--window"):
         Streamer(model, encoder)
@@ -68,7 +64,7 @@ def test_windows_and_segments():
 
 
 def test_predict_stream_reads_stdin(tree, tmp_path, capsys, monkeypatch):
-    run = train(tree, tmp_path, "g", [])
+    run = train_tiny(tree, tmp_path, "g", [])
     capsys.readouterr()
     lines = (tree / SKEL).read_text()
     n = len(lines.splitlines())
@@ -97,7 +93,7 @@ def test_predict_stream_reads_stdin(tree, tmp_path, capsys, monkeypatch):
 
 
 def test_predict_reads_csv(tree, tmp_path, capsys):
-    run = train(tree, tmp_path, "g", [])
+    run = train_tiny(tree, tmp_path, "g", [])
     capsys.readouterr()
     seq = read_sequence(tree / SKEL)
     header = "frame," + ",".join(f"j{j}_{c}" for j in range(21) for c in "xyz")
@@ -154,7 +150,7 @@ def test_windows_cut_a_recording_of_several_actions(fpha, tmp_path):
 def test_show_writes_an_animated_hand_with_the_running_prediction(tree, tmp_path, capsys):
     from PIL import Image
 
-    run = train(tree, tmp_path, "g", [])
+    run = train_tiny(tree, tmp_path, "g", [])
     seq = read_sequence(tree / SKEL)
     out = tmp_path / "hand.gif"
     assert main(["show", str(tree / SKEL), "--run", str(run), "--out", str(out), "--step", "2", "--fps", "10"]) == 0

@@ -54,6 +54,19 @@ class HandActions:
     split: np.ndarray
     skipped: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_lists(cls, sequences, labels, actions, ids, subjects, split, skipped=()) -> HandActions:
+        """From the lists a reader collects, one entry per sequence."""
+        return cls(
+            sequences=list(sequences),
+            labels=np.array(labels, dtype=np.int64),
+            actions=list(actions),
+            ids=list(ids),
+            subjects=np.array(subjects, dtype=np.int64),
+            split=np.array(split, dtype=np.int8),
+            skipped=list(skipped),
+        )
+
     def __len__(self) -> int:
         return len(self.sequences)
 
@@ -183,7 +196,7 @@ def read_csv(path: Path) -> np.ndarray:
             rows = [(n, r) for n, r in enumerate(csv.reader(f), start=1) if any(c.strip() for c in r)]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
-    if rows and not all(_number(c) for c in rows[0][1]):
+    if rows and not all(is_number(c) for c in rows[0][1]):
         rows = rows[1:]  # a header
     if not rows:
         raise HandRNNError(f"{path}: empty")
@@ -193,14 +206,14 @@ def read_csv(path: Path) -> np.ndarray:
             raise HandRNNError(
                 f"{path}:{n}: expected {NUM_FEATURES} values (or a frame number and 63), found {len(row)}"
             )
-        bad = next((c for c in row if not _number(c)), None)
+        bad = next((c for c in row if not is_number(c)), None)
         if bad is not None:
             raise HandRNNError(f"{path}:{n}: not a number: {bad!r}")
         frames.append([float(c) for c in row[-NUM_FEATURES:]])
     return as_frames(np.array(frames), str(path))
 
 
-def _number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
     except ValueError:
@@ -475,15 +488,7 @@ def _parse_tree(root: Path, files: list[Path], split_path: Path, on_bad: str) ->
         raise HandRNNError(f"{split_path}: {len(missing)} listed sequence(s) have no skeleton.txt, e.g. {missing[0]}")
     if not seqs:
         raise HandRNNError(f"{root}: no non-empty sequences")
-    return HandActions(
-        sequences=seqs,
-        labels=np.array(labels, dtype=np.int64),
-        actions=actions,
-        ids=ids,
-        subjects=np.array(subjects, dtype=np.int64),
-        split=np.array(split, dtype=np.int8),
-        skipped=skipped,
-    )
+    return HandActions.from_lists(seqs, labels, actions, ids, subjects, split, skipped)
 
 
 def _report_skipped(skipped: list[str]) -> None:
@@ -755,15 +760,7 @@ def read_folder(root: Path, on_bad: str = "error") -> HandActions:
     if not seqs:
         raise HandRNNError(f"{root}: no readable sequences")
     _report_skipped(skipped)
-    return HandActions(
-        sequences=seqs,
-        labels=np.array(labels, dtype=np.int64),
-        actions=actions,
-        ids=ids,
-        subjects=np.array(subjects, dtype=np.int64),
-        split=np.array(split, dtype=np.int8),
-        skipped=skipped,
-    )
+    return HandActions.from_lists(seqs, labels, actions, ids, subjects, split, skipped)
 
 
 def _natural_text(text: str) -> list:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .data import Encoder
+from .datasets import is_number
 from .errors import HandRNNError
 from .features import LONG_STRIDE, sequence_palm
 from .models import HRNN, Ensemble, RNNClassifier
@@ -137,19 +138,11 @@ def parse_frame(line: str, number: int) -> np.ndarray | None:
     try:
         frame = np.array(tokens, dtype=np.float32)
     except ValueError:
-        bad = next(t for t in tokens if not _is_number(t))
+        bad = next(t for t in tokens if not is_number(t))
         raise HandRNNError(f"stdin:{number}: not a number: {bad!r}") from None
     if not np.isfinite(frame).all():
         raise HandRNNError(f"stdin:{number}: NaN or infinite value")
     return frame
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_frames(lines: Iterable[str]) -> Iterator[np.ndarray]:

@@ -312,38 +312,33 @@ def findings(study: Study, results: dict[str, list[dict]]) -> list[str]:
     def by(key):
         return {r["value"]: r["ours"] for r in results.get(key, []) if r["n"]}
 
+    def listing(values: dict) -> str:
+        return ", ".join(f"{k}: {100 * v:.1f}%" for k, v in values.items())
+
     out = []
+
+    def say(claim: str, ok: bool, detail: str) -> None:
+        out.append(f"{claim}: {'confirmed' if ok else 'not confirmed'} ({detail})")
+
     arch = by("architectures")
     if len(arch) == 3:
         order = sorted(arch, key=arch.get, reverse=True)
         names = {"rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
-        ok = order == ["gru", "lstm", "rnn"]
-        out.append(
-            f"GRU > LSTM > SimpleRNN: {'confirmed' if ok else 'not confirmed'} "
-            f"(ours: {' > '.join(f'{names[c]} {100 * arch[c]:.1f}%' for c in order)})"
-        )
+        ours = " > ".join(f"{names[c]} {100 * arch[c]:.1f}%" for c in order)
+        say("GRU > LSTM > SimpleRNN", order == ["gru", "lstm", "rnn"], f"ours: {ours}")
     batch = by("batch")
     if len(batch) >= 3:
         rho = _spearman(list(batch), list(batch.values()))
-        out.append(
-            f"accuracy falls as the batch size grows: {'confirmed' if rho < -0.5 else 'not confirmed'} "
-            f"(rank correlation of batch size and accuracy {rho:+.2f})"
-        )
+        say("accuracy falls as the batch size grows", rho < -0.5, f"rank correlation {rho:+.2f}; {listing(batch)}")
     units = by("units")
     if len(units) >= 3:
         rho = _spearman(list(units), list(units.values()))
-        out.append(
-            f"accuracy rises with the GRU's units: {'confirmed' if rho > 0.5 else 'not confirmed'} "
-            f"(rank correlation {rho:+.2f}; {', '.join(f'{k}: {100 * v:.1f}%' for k, v in units.items())})"
-        )
+        say("accuracy rises with the GRU's units", rho > 0.5, f"rank correlation {rho:+.2f}; {listing(units)}")
     depth = by("depth")
     if len(depth) == 4:
         best = max(depth, key=depth.get)
         ok = depth[3] > depth[1] and depth[4] < depth[3]
-        out.append(
-            f"depth helps up to 3 layers and 4 is worse: {'confirmed' if ok else 'not confirmed'} "
-            f"(best depth {best}; {', '.join(f'{k}: {100 * v:.1f}%' for k, v in depth.items())})"
-        )
+        say("depth helps up to 3 layers and 4 is worse", ok, f"best depth {best}; {listing(depth)}")
         secs = {r["value"]: r["train_seconds"] for r in results["depth"] if r["n"]}
         out.append(
             f"training time, 3 layers against 1: {secs[3] / secs[1]:.1f}x ({secs[3]:.1f} s vs {secs[1]:.1f} s "
@@ -351,23 +346,19 @@ def findings(study: Study, results: dict[str, list[dict]]) -> list[str]:
         )
     gru, hrnn = arch.get("gru"), by("hrnn-units").get(16)
     if gru is not None and hrnn is not None:
-        out.append(
-            f"HRNN above the RNN at CW3's defaults: {'confirmed' if hrnn > gru else 'not confirmed'} "
-            f"(HRNN 16/160 {100 * hrnn:.1f}% vs GRU-128 {100 * gru:.1f}%)"
-        )
+        detail = f"HRNN 16/160 {100 * hrnn:.1f}% vs GRU-128 {100 * gru:.1f}%"
+        say("HRNN above the RNN at CW3's defaults", hrnn > gru, detail)
     final_rnn, final_hrnn = by("final-rnn"), by("final-hrnn")
     if final_rnn and final_hrnn:
         a, b = max(final_rnn.values()), max(final_hrnn.values())
-        out.append(
-            f"the tuned HRNN above the tuned GRU: {'confirmed' if b > a else 'not confirmed'} "
-            f"(best over the final lr sweeps: HRNN {100 * b:.1f}% vs GRU-256 {100 * a:.1f}%)"
-        )
+        detail = f"best over the final lr sweeps: HRNN {100 * b:.1f}% vs GRU-256 {100 * a:.1f}%"
+        say("the tuned HRNN above the tuned GRU", b > a, detail)
     hlr = by("hrnn-lr")
     if 1e-4 in hlr and 1e-3 in hlr:
-        ok = hlr[1e-4] > hlr[1e-3]
-        out.append(
-            f"the HRNN prefers lr 1e-4 to 1e-3: {'confirmed' if ok else 'not confirmed'} "
-            f"({100 * hlr[1e-4]:.1f}% vs {100 * hlr[1e-3]:.1f}%)"
+        say(
+            "the HRNN prefers lr 1e-4 to 1e-3",
+            hlr[1e-4] > hlr[1e-3],
+            f"{100 * hlr[1e-4]:.1f}% vs {100 * hlr[1e-3]:.1f}%",
         )
     return out
 
