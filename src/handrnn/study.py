@@ -268,7 +268,7 @@ def fmt_value(v) -> str:
 
 def experiment_table(exp: Experiment, rows: list[dict]) -> list[str]:
     lines = [
-        f"| {exp.field} | ours: test at best val | CW3's way: peak test | CW3 | val acc | s/epoch | training minutes |",
+        f"| {exp.field} | ours: test at best val | CW3's way: peak test | CW3 | val acc | s/epoch | training time |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
@@ -276,9 +276,15 @@ def experiment_table(exp: Experiment, rows: list[dict]) -> list[str]:
         ours, peak, val = (pct(r[k], r[k + "_std"], r["n"]) for k in ("ours", "peak", "val"))
         lines.append(
             f"| {fmt_value(r['value'])} | {ours} | {peak} | {cw3} | {val} | {r['seconds_per_epoch']:.2f} | "
-            f"{r['train_seconds'] / 60:.1f} |"
+            f"{duration(r['train_seconds'])} |"
         )
     return lines
+
+
+def duration(seconds: float) -> str:
+    if seconds != seconds:
+        return ""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def experiment_figure(exp: Experiment, rows: list[dict], out: Path) -> Path:
@@ -293,7 +299,7 @@ def experiment_figure(exp: Experiment, rows: list[dict], out: Path) -> Path:
     cw3 = [(x[i], 100 * r["cw3"]) for i, r in enumerate(done) if r["cw3"] is not None]
     if cw3:
         acc.plot(*zip(*cw3), "r*", markersize=12, label="CW3 (published)")
-    sec.plot(x, [r["train_seconds"] / 60 for r in done], "o-")
+    sec.plot(x, [r["train_seconds"] for r in done], "o-")
     for ax in (acc, sec):
         ax.set_xlabel(exp.field)
         if numeric and len(x) > 1 and min(x) > 0 and max(x) / min(x) >= 16:
@@ -302,7 +308,7 @@ def experiment_figure(exp: Experiment, rows: list[dict], out: Path) -> Path:
         ax.minorticks_off()
     acc.set_ylabel("test accuracy (%)")
     acc.legend(fontsize=8)
-    sec.set_ylabel("training minutes per run")
+    sec.set_ylabel("training seconds per run")
     return save(fig, out, exp.title)
 
 
