@@ -14,7 +14,6 @@ from .datasets import HandActions, load_data
 from .errors import HandRNNError
 from .metrics import classification_report, macro_f1
 from .models import build_model
-from .plots import plot_confusion
 from .runs import RunDir
 from .training import predict, resolve_device
 
@@ -80,6 +79,8 @@ def evaluate_run(
     stem = f"{part}-{checkpoint}"
     RunDir(run_dir).write_json(f"evaluation-{stem}.json", report)
     title = f"{cfg.model}/{cfg.cell} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
+    from .plots import plot_confusion  # matplotlib only where a figure is drawn: predict starts faster
+
     plot_confusion(np.array(report["confusion_matrix"]), data.actions, run_dir / f"confusion-{stem}.png", title)
     write_mistakes(run_dir / f"misclassified-{stem}.csv", data, index, logits)
     return report
@@ -134,5 +135,7 @@ def evaluate_folds(parent: Path, folds: list[RunDir], **kwargs) -> dict:
     stem = f"{pooled['part']}-{pooled['checkpoint']}"
     RunDir(parent).write_json(f"evaluation-{stem}.json", pooled)
     title = f"{Path(parent).name}: {len(folds)} folds pooled, {pooled['part']} accuracy {pooled['accuracy']:.4f}"
+    from .plots import plot_confusion
+
     plot_confusion(cm, actions, Path(parent) / f"confusion-{stem}.png", title)
     return pooled
