@@ -53,6 +53,7 @@ def recurrent_flops_per_frame(cfg: Config) -> float:
 SECONDS_PER_LOOP_FRAME = 1.17e-4  # per batch, per frame of the recurrence, per layer and direction
 SECONDS_PER_FLOP = 6.05e-11  # forward FLOPs of a training frame (the backward pass included in the rate)
 EVALUATION_SHARE = 1.15  # validation and test passes after each epoch
+RUN_OVERHEAD_SECONDS = 15.0  # per run: encoding, start-up, final tests (the quick study took 17.4 min, 13.0 estimated)
 
 
 def estimate_epoch_seconds(cfg: Config, sequences: int, frames: int) -> float:

@@ -460,10 +460,10 @@ class Pace:
         self.started, self.done = time.perf_counter(), 0.0
 
     def cost(self, change: dict) -> float:
-        from .bench import estimate_epoch_seconds
+        from .bench import RUN_OVERHEAD_SECONDS, estimate_epoch_seconds
 
         cfg = point_config(self.sweep.base, change)[1]
-        return cfg.epochs * estimate_epoch_seconds(cfg, self.sequences, self.frames)
+        return cfg.epochs * estimate_epoch_seconds(cfg, self.sequences, self.frames) + RUN_OVERHEAD_SECONDS
 
     def finished(self, change: dict) -> None:
         self.done += self.cost(change)
