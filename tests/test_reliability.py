@@ -142,6 +142,13 @@ def test_plot_into_a_new_folder_and_a_damaged_metrics_file(run, tmp_path, capsys
     capsys.readouterr()
     assert main(["plot", str(run_dir), "--out", str(tmp_path / "d.png")]) == 2
     assert "not a readable metrics file" in errors(capsys)[0]
+    (run_dir / "metrics.csv").write_bytes(b"epoch,train_loss\n1,abc\n\x00\xff\n")  # damaged, not even UTF-8
+    (run_dir / "results.json").unlink()
+    assert main(["table", str(run_dir)]) == 0
+    assert "unfinished: 2 epoch(s)" in capsys.readouterr().out
+    (run_dir / "results.json").write_text("{bad")
+    assert main(["table", str(run_dir)]) == 2
+    assert "results.json: cannot read the run's results" in errors(capsys)[0]
 
 
 # ---- issue 11, item 10: one line and exit 2 where a traceback used to reach the user

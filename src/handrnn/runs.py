@@ -200,7 +200,12 @@ class RunDir:
 
     def epochs_done(self) -> int:
         path = self.path / METRICS
-        return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
+        if not path.exists():
+            return 0
+        try:
+            return max(0, len(path.read_bytes().splitlines()) - 1)  # rows counted, whatever their bytes
+        except OSError as e:
+            raise HandRNNError(f"{path}: cannot read ({e.strerror or e})") from None
 
     def write_results(self, results: dict) -> None:
         write_json(self.path / RESULTS, results)
