@@ -525,7 +525,7 @@ def run_sweep(sweep: Sweep, data, *, workers: int = 1, retry: bool = False) -> l
     threads = split_threads(sweep.base.threads or os.cpu_count() or 1, workers)
     log.info(
         f"sweep {sweep.name}: {sweep.total} trials, {workers} worker(s) x {threads} thread(s), "
-        f"storage {_safe_url(sweep.storage_url())}"
+        f"storage {_safe_url(sweep.storage_url())}; {estimate_left(study, sweep, data, workers)}"
     )
     if workers == 1:
         sweep.base = dataclasses.replace(sweep.base, threads=threads)
@@ -551,6 +551,22 @@ def run_sweep(sweep: Sweep, data, *, workers: int = 1, retry: bool = False) -> l
     rows = table(study, sweep)
     write_table(sweep.out_dir, sweep.space.fields(), rows)
     return rows
+
+
+def estimate_left(study, sweep: Sweep, data, workers: int) -> str:
+    """'about 12:30 left (estimate)': bench's epoch model over the points not yet finished (a sampled
+    sweep's points costed as the base config's)."""
+    from optuna.trial import TrialState
+
+    pace = Pace(sweep, data)
+    done = {_key(t.params) for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE}
+    if sweep.space.ranges:
+        left = max(0, sweep.total - len(done)) * pace.cost({})
+    else:
+        left = sum(pace.cost(p) for p in sweep.space.points() if _key(p) not in done)
+    from .training import clock
+
+    return f"about {clock(left / workers)} left (estimate)"
 
 
 def table(study, sweep: Sweep) -> list[dict]:
