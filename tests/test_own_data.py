@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import handrnn
 from handrnn.cli import main
 from handrnn.datasets import TEST, TRAIN, UNSPLIT, load_data
 
@@ -82,3 +83,54 @@ def test_bad_labels_csv_is_one_clear_error(tmp_path, capsys, table, message):
     assert main(["data", "summary", "--data", str(root)]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def make_layout_folder(root, joints=25):
+    """Another skeleton: `joints` joints per frame, declared in layout.json; three actions that move apart."""
+    rng = np.random.default_rng(2)
+    rows = ["file,label,subject"]
+    for label, action in enumerate(["clap", "snap", "tap"]):
+        for rep in range(8):
+            steps = int(rng.integers(6, 20))
+            base = rng.normal(0, 50, (joints, 3))
+            motion = np.zeros(3)
+            motion[label] = 3.0
+            seq = np.stack([base + t * motion for t in range(steps)]) + rng.normal(0, 0.5, (steps, joints, 3))
+            name = f"{action}-{rep}.npy"
+            root.mkdir(parents=True, exist_ok=True)
+            np.save(root / name, seq)
+            rows.append(f"{name},{action},p{rep % 2}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    (root / "layout.json").write_text(json.dumps({"joints": joints}))
+    return root
+
+
+def test_another_joint_layout_trains_the_flat_rnn_and_predicts(tmp_path, capsys):
+    root = make_layout_folder(tmp_path / "body")
+    data = load_data(root)
+    assert data.joints == 25 and data.sequences[0].shape[1] == 75
+    base = ["train", "--data", str(root), "--out", str(tmp_path / "runs"), "--epochs", "2", "--num-units", "8"]
+    assert main(base + ["--name", "flat", "--protocol", "1:3", "--rotate", "10", "--jitter", "1"]) == 0
+    cfg = json.loads((tmp_path / "runs" / "flat" / "config.json").read_text())
+    assert cfg["joints"] == 25
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "runs" / "flat"), str(root / "clap-0.npy"), "--json", "--top", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["top"][0]["action"] in data.actions
+    assert main(["export", str(tmp_path / "runs" / "flat")]) == 0
+    from handrnn.export import onnx_session
+
+    session, _ = onnx_session(tmp_path / "runs" / "flat" / "model.onnx")
+    want = handrnn.load(tmp_path / "runs" / "flat").predict_proba(data.sequences[0])
+    got = session.run(None, {"joints": data.sequences[0][None]})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    for flags, message in [
+        (["--model", "hrnn"], "need FPHA's 21 joints"),
+        (["--features", "pose,vel"], "need FPHA's 21 joints"),
+        (["--joints", "21"], "the data has 25 joints"),
+    ]:
+        assert main(base + ["--name", "x", "--protocol", "1:3", *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    (root / "layout.json").write_text('{"joints": "many"}')
+    assert main(["data", "summary", "--data", str(root)]) == 2
+    assert "joints must be a whole number" in capsys.readouterr().err

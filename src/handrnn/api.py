@@ -12,6 +12,7 @@ from .config import Config, from_dict, make_config
 from .data import Encoder, SequenceSet
 from .datasets import as_frames, check_hand
 from .evaluation import load_model
+from .skeleton import NUM_JOINTS
 from .training import predict
 
 
@@ -30,8 +31,9 @@ class Classifier:
         FPHA's joint order (datasets.check_hand)."""
         single = isinstance(sequences, np.ndarray) and sequences.ndim in (2, 3) and sequences.dtype != object
         seqs = [sequences] if single else list(sequences)
-        frames = [as_frames(s, f"sequence {i}") for i, s in enumerate(seqs)]
-        if check:
+        joints = self.config.joints or NUM_JOINTS  # the run's layout (FPHA: 21 joints)
+        frames = [as_frames(s, f"sequence {i}", joints) for i, s in enumerate(seqs)]
+        if check and joints == NUM_JOINTS:
             for i, f in enumerate(frames):
                 check_hand(f, f"sequence {i}")
         data = SequenceSet(frames, np.zeros(len(frames), dtype=np.int64), self.encoder)

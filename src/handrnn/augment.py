@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import NUM_COORDS, NUM_JOINTS
+from .skeleton import NUM_COORDS
 
 MIN_FRAMES = 2  # crops and drops keep at least this many frames (velocities need two)
 
@@ -92,7 +92,7 @@ class Augmentation:
 
     def __call__(self, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """[T, 63] -> [T', 63] float32, a new random variant of the sequence."""
-        x = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
+        x = frames.reshape(len(frames), -1, NUM_COORDS).astype(np.float64)  # any joint layout
         for name, fn in STEPS:
             amount = getattr(self, name)
             if amount > 0:

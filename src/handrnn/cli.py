@@ -14,6 +14,7 @@ import numpy as np
 from .config import DEVICES, ON_BAD, PROTOCOLS, Config, coerce, load_yaml, make_config, validate
 from .errors import HandRNNError, Interrupted
 from .runs import CHECKPOINTS
+from .skeleton import NUM_JOINTS
 
 DEVICE_HELP = "cpu | cuda | auto (cuda when there is one)"
 
@@ -191,12 +192,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = Reporter(list(state["actions"]), args.top, args.json)
     stride = args.stride or max(1, args.window // 4)
     if args.stream:
-        return predict_stream(model, encoder, out, args, stride)
+        return predict_stream(model, encoder, state, out, args, stride)
     from .datasets import check_hand, read_sequence
     from .stream import classify, segments, windows
 
-    seqs = [(Path(f), read_sequence(Path(f))) for f in args.files]  # every file is read before any is classified
-    if not args.no_check:
+    joints = state["config"].get("joints") or NUM_JOINTS  # the run's layout (FPHA: 21 joints)
+    seqs = [(Path(f), read_sequence(Path(f), joints)) for f in args.files]  # all read before any is classified
+    if not args.no_check and joints == NUM_JOINTS:
         for path, seq in seqs:
             check_hand(seq, str(path))
     for path, seq in seqs:
@@ -208,12 +210,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def predict_stream(model, encoder, out: Reporter, args: argparse.Namespace, stride: int) -> int:
+def predict_stream(model, encoder, state: dict, out: Reporter, args: argparse.Namespace, stride: int) -> int:
     from .datasets import check_hand
     from .stream import Streamer, read_frames, segments, windows
 
-    frames = read_frames(sys.stdin)
-    if not args.no_check:
+    joints = state["config"].get("joints") or NUM_JOINTS
+    frames = read_frames(sys.stdin, joints)
+    if not args.no_check and joints == NUM_JOINTS:
         frames = checked(frames, check_hand)
     if args.window:
         results = []
@@ -396,7 +399,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
     path = export(Path(args.run), args.format, Path(args.out) if args.out else None, args.checkpoint)
-    print(f"wrote {path}: input joints [1, T, 63] (millimetres, FPHA's joint order), output probabilities [1, C]")
+    print(f"wrote {path}: input joints [1, T, 3 x joints] (FPHA: 63, millimetres), output probabilities [1, C]")
     return 0
 
 

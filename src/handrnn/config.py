@@ -27,6 +27,7 @@ SCHEDULES = ("constant", "cosine", "onecycle")
 ON_BAD = ("error", "skip")
 DEVICES = ("cpu", "cuda", "auto")
 FEATURE_NAMES = ("xyz", "pose", "vel", "vel4", "bones", "dirs", "dists", "angles")  # features.py computes them
+FPHA_JOINTS = 21  # skeleton.NUM_JOINTS (this module imports nothing of handrnn's but errors)
 JOINT_FEATURES = ("xyz", "pose", "vel", "vel4")  # [T, 21, 3] each: the HRNN can split them by finger
 
 
@@ -46,6 +47,7 @@ class Config:
     val_fraction: float = opt(0.1, "carved from training, stratified, for model selection")
     normalise: str = opt("zscore", "none | zscore | hand (xyz only) (fitted on training data only)")
     features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 bones dirs dists angles (docs/accuracy.md)")
+    joints: int = opt(0, "joints per frame: 0 = the data's (FPHA: 21); another layout trains model rnn on xyz only")
     lengths: str = opt("bucket", "pad (CW3: all to the dataset maximum, masked) | bucket | pack")
     # model
     model: str = opt("rnn", "rnn (CW3 section 2) | hrnn (CW3 section 3)")
@@ -112,6 +114,7 @@ CHOICES = {
 }
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
 NOT_NEGATIVE = (
+    "joints",
     "num_units2",
     "patience",
     "threads",
@@ -171,6 +174,12 @@ def validate_model_inputs(cfg: Config) -> None:
         raise HandRNNError(f"config: features = {cfg.features!r}; give a comma list of {', '.join(FEATURE_NAMES)}")
     if cfg.normalise == "hand" and cfg.feature_names() != ("xyz",):
         raise HandRNNError("config: normalise = 'hand' reads raw coordinates; use it with features = 'xyz' only")
+    if cfg.joints not in (0, FPHA_JOINTS):
+        if cfg.model != "rnn" or cfg.feature_names() != ("xyz",) or cfg.normalise == "hand":
+            raise HandRNNError(
+                f"config: data of {cfg.joints} joints per frame trains model rnn on features xyz (normalise zscore "
+                f"or none) only: the hrnn, the other features and normalise hand need FPHA's {FPHA_JOINTS} joints"
+            )
     if cfg.model == "hrnn":
         if not set(names) <= set(JOINT_FEATURES):
             raise HandRNNError(

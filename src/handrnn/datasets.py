@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -71,6 +72,11 @@ class HandActions:
         return len(self.sequences)
 
     @property
+    def joints(self) -> int:
+        """Joints per frame (FPHA: 21); every sequence has 3 values per joint."""
+        return self.sequences[0].shape[1] // NUM_COORDS if self.sequences else NUM_JOINTS
+
+    @property
     def lengths(self) -> np.ndarray:
         return np.array([len(s) for s in self.sequences], dtype=np.int64)
 
@@ -86,18 +92,20 @@ class HandActions:
         )
 
 
-def as_frames(x, where: str) -> np.ndarray:
-    """One sequence as float32 [T, 63] from an array [T, 63] or [T, 21, 3] (the same data); one clear error
-    naming `where` for anything else (not numeric, another shape, no frames, NaN or infinity)."""
+def as_frames(x, where: str, joints: int = NUM_JOINTS) -> np.ndarray:
+    """One sequence as float32 [T, 3 x joints] from an array [T, 3 x joints] or [T, joints, 3] (FPHA: 21
+    joints, [T, 63]); one clear error naming `where` for anything else (not numeric, another shape, no frames,
+    NaN or infinity)."""
+    width = joints * NUM_COORDS
     try:
         x = np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError):
         raise HandRNNError(f"{where}: not numeric") from None
-    if x.ndim == 3 and x.shape[1:] == (NUM_JOINTS, NUM_COORDS):
-        x = x.reshape(len(x), NUM_FEATURES)
-    if x.ndim != 2 or x.shape[1] != NUM_FEATURES or len(x) == 0:
+    if x.ndim == 3 and x.shape[1:] == (joints, NUM_COORDS):
+        x = x.reshape(len(x), width)
+    if x.ndim != 2 or x.shape[1] != width or len(x) == 0:
         raise HandRNNError(
-            f"{where}: expected [T, {NUM_FEATURES}] or [T, {NUM_JOINTS}, {NUM_COORDS}] with T >= 1, found {x.shape}"
+            f"{where}: expected [T, {width}] or [T, {joints}, {NUM_COORDS}] with T >= 1, found {x.shape}"
         )
     if not np.isfinite(x).all():
         raise HandRNNError(f"{where}: holds NaN or infinite values")
@@ -127,9 +135,10 @@ def check_hand(frames: np.ndarray, where: str) -> None:
         )
 
 
-def read_sequence(path: Path) -> np.ndarray:
-    """One sequence to classify: an FPHA skeleton.txt (text), a .npy array [T, 63] or [T, 21, 3], or a .csv
-    of one frame per row (63 values, or a frame number and 63; a header line is skipped)."""
+def read_sequence(path: Path, joints: int = NUM_JOINTS) -> np.ndarray:
+    """One sequence: an FPHA skeleton.txt (text), a .npy array [T, 63] or [T, 21, 3], or a .csv of one frame
+    per row (63 values, or a frame number and 63; a header line is skipped). Another layout's `joints`
+    count gives 3 x joints values per frame instead of 63."""
     if path.is_dir():
         raise HandRNNError(f"{path}: is a directory, expected a skeleton file")
     if not path.exists():
@@ -142,10 +151,10 @@ def read_sequence(path: Path) -> np.ndarray:
             raise HandRNNError(f"{path}: not a readable .npy array ({e})") from None
         if x.dtype.kind not in "fiu":
             raise HandRNNError(f"{path}: expected a numeric array, found {x.dtype}")
-        return as_frames(x, str(path))
+        return as_frames(x, str(path), joints)
     if path.suffix.lower() == ".csv":
-        return read_csv(path)
-    x = parse_skeleton(path)
+        return read_csv(path, joints)
+    x = parse_skeleton(path, joints)
     if x is None:
         raise HandRNNError(f"{path}: empty")
     return x
@@ -186,7 +195,7 @@ def warn_long(path: Path, frames: int) -> None:
         )
 
 
-def read_csv(path: Path) -> np.ndarray:
+def read_csv(path: Path, joints: int = NUM_JOINTS) -> np.ndarray:
     """Frames from a .csv file: one row per frame, 63 values (x, y, z of joint 0, then joint 1, ...) or a frame
     number and 63; a first row that is not numeric is a header."""
     import csv
@@ -200,17 +209,15 @@ def read_csv(path: Path) -> np.ndarray:
         rows = rows[1:]  # a header
     if not rows:
         raise HandRNNError(f"{path}: empty")
-    frames = []
+    frames, width = [], joints * NUM_COORDS
     for n, row in rows:
-        if len(row) not in (NUM_FEATURES, NUM_FEATURES + 1):
-            raise HandRNNError(
-                f"{path}:{n}: expected {NUM_FEATURES} values (or a frame number and 63), found {len(row)}"
-            )
+        if len(row) not in (width, width + 1):
+            raise HandRNNError(f"{path}:{n}: expected {width} values (or a frame number and {width}), found {len(row)}")
         bad = next((c for c in row if not is_number(c)), None)
         if bad is not None:
             raise HandRNNError(f"{path}:{n}: not a number: {bad!r}")
-        frames.append([float(c) for c in row[-NUM_FEATURES:]])
-    return as_frames(np.array(frames), str(path))
+        frames.append([float(c) for c in row[-width:]])
+    return as_frames(np.array(frames), str(path), joints)
 
 
 def is_number(text: str) -> bool:
@@ -225,7 +232,7 @@ def is_number(text: str) -> bool:
 # FPHA tree
 
 
-def parse_skeleton(path: Path) -> np.ndarray | None:
+def parse_skeleton(path: Path, joints: int = NUM_JOINTS) -> np.ndarray | None:
     """Parse one FPHA skeleton.txt into float32 [T, 63]; None for an empty file.
 
     Each line is ``t x1 y1 z1 ... x21 y21 z21``; frame numbers must increase by one.
@@ -235,7 +242,8 @@ def parse_skeleton(path: Path) -> np.ndarray | None:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
-    values = _parse_fast(text)
+    width = joints * NUM_COORDS
+    values = _parse_fast(text, width + 1)
     if values is not None:  # numbers only: parsed in numpy, without a list of tokens
         try:
             _check_values(path, values, _line_numbers(text))
@@ -249,9 +257,9 @@ def parse_skeleton(path: Path) -> np.ndarray | None:
         tokens = line.split()
         if not tokens:
             continue
-        if len(tokens) != NUM_FEATURES + 1:
+        if len(tokens) != width + 1:
             raise HandRNNError(
-                f"{path}:{n}: expected {NUM_FEATURES + 1} columns (frame number + 21 joints x 3), found {len(tokens)}"
+                f"{path}:{n}: expected {width + 1} columns (frame number + {joints} joints x 3), found {len(tokens)}"
             )
         rows.append((n, tokens))
     if not rows:
@@ -270,9 +278,9 @@ def parse_skeleton(path: Path) -> np.ndarray | None:
     return values[:, 1:].astype(np.float32)
 
 
-def _parse_fast(text: str) -> np.ndarray | None:
-    """[T, 64] float64 when every non-blank line holds 64 numbers; None otherwise (or for an empty text),
-    and the line-by-line parser then names the first bad line."""
+def _parse_fast(text: str, columns: int) -> np.ndarray | None:
+    """[T, columns] float64 when every non-blank line holds that many numbers; None otherwise (or for an empty
+    text), and the line-by-line parser then names the first bad line."""
     import warnings
 
     lines = sum(1 for line in text.splitlines() if line.strip())
@@ -284,16 +292,9 @@ def _parse_fast(text: str) -> np.ndarray | None:
             values = np.fromstring(text, dtype=np.float64, sep=" ")
         except (ValueError, DeprecationWarning):
             return None
-    if values.size != lines * (NUM_FEATURES + 1) or any(
-        len(line.split()) != NUM_FEATURES + 1 for line in _first_lines(text)
-    ):
+    if values.size != lines * columns:
         return None
-    values = values.reshape(lines, NUM_FEATURES + 1)
-    return values
-
-
-def _first_lines(text: str, n: int = 3) -> list[str]:
-    return [line for line in text.splitlines()[: n * 2] if line.strip()][:n]
+    return values.reshape(lines, columns)  # a line with too few or many numbers breaks the frame numbers
 
 
 def _line_numbers(text: str) -> list[int]:
@@ -530,8 +531,10 @@ def _arrays_to_ragged(values: np.ndarray, offsets: np.ndarray, where: str) -> li
         raise HandRNNError(
             f"{where}: values must be numbers and offsets integers, found {values.dtype} and {offsets.dtype}"
         )
-    if values.ndim != 2 or values.shape[1] != NUM_FEATURES:
-        raise HandRNNError(f"{where}: values must be [frames, {NUM_FEATURES}], found shape {values.shape}")
+    if values.ndim != 2 or values.shape[1] == 0 or values.shape[1] % NUM_COORDS:
+        raise HandRNNError(
+            f"{where}: values must be [frames, 3 x joints] (FPHA: {NUM_FEATURES}), found shape {values.shape}"
+        )
     if (
         offsets.ndim != 1
         or len(offsets) == 0
@@ -716,6 +719,7 @@ def read_folder(root: Path, on_bad: str = "error") -> HandActions:
     import csv
 
     table = root / LABELS_FILE
+    joints = read_layout(root)
     try:
         with open(table, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -744,7 +748,7 @@ def read_folder(root: Path, on_bad: str = "error") -> HandActions:
             raise HandRNNError(f"{where}: split must be train or test (or empty), found {r['split']!r}")
         path = root / r["file"]
         try:
-            x = read_sequence(path)
+            x = read_sequence(path, joints)
         except HandRNNError as e:
             if on_bad != "skip":
                 raise HandRNNError(f"{where}: {e}") from None
@@ -761,6 +765,24 @@ def read_folder(root: Path, on_bad: str = "error") -> HandActions:
         raise HandRNNError(f"{root}: no readable sequences")
     _report_skipped(skipped)
     return HandActions.from_lists(seqs, labels, actions, ids, subjects, split, skipped)
+
+
+LAYOUT_FILE = "layout.json"  # an own-data folder's joint layout: {"joints": N}; absent = FPHA's 21 joints
+
+
+def read_layout(root: Path) -> int:
+    """The joints per frame an own-data folder declares in layout.json (FPHA's 21 when there is none)."""
+    path = root / LAYOUT_FILE
+    if not path.exists():
+        return NUM_JOINTS
+    try:
+        layout = json.loads(path.read_text(encoding="utf-8"))
+        joints = layout["joints"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise HandRNNError(f'{path}: expected {{"joints": N}} ({e.__class__.__name__}: {e})') from None
+    if not isinstance(joints, int) or isinstance(joints, bool) or not 1 <= joints <= 1000:
+        raise HandRNNError(f"{path}: joints must be a whole number from 1 to 1000, found {joints!r}")
+    return joints
 
 
 def _natural_text(text: str) -> list:

@@ -45,6 +45,8 @@ class TorchFeatures(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         b, t = frames.shape[0], frames.shape[1]
+        if self.names == ("xyz",) and self.kind != "hand":  # the coordinates as given, of any joint layout
+            return (frames - self.mean) / self.std if self.kind == "zscore" else frames
         joints = frames.reshape(b, t, NUM_JOINTS, NUM_COORDS)
         palm = self.sequence_palm(joints)  # [B, 1, 1, 1]
         per_joint, glob = [], []
@@ -157,7 +159,8 @@ def export(run_dir: Path, fmt: str, out: Path | None = None, checkpoint: str = "
     out = Path(out) if out else Path(run_dir) / f"model{SUFFIX[fmt]}"
     out.parent.mkdir(parents=True, exist_ok=True)
     refuse_link(out)
-    example = torch.randn(1, 40, NUM_JOINTS * NUM_COORDS) * 30 + 300
+    joints = state["config"].get("joints") or NUM_JOINTS
+    example = torch.randn(1, 40, joints * NUM_COORDS) * 30 + 300
     meta = {"actions": json.dumps(list(state["actions"])), "config": json.dumps(state["config"])}
     with torch.no_grad():
         if fmt == "torchscript":

@@ -104,6 +104,8 @@ def joint_channels(names: Sequence[str]) -> int:
 def encode(frames: np.ndarray, names: Sequence[str], palm: float | None = None) -> np.ndarray:
     """[T, 63] coordinates -> [T, D] float32 features: per-joint block [T, 21 x k] (joint-major), then globals.
     `palm` fixes the palm size (a stream cannot average it over frames still to come)."""
+    if tuple(names) == ("xyz",):  # the coordinates as given, of any joint layout
+        return np.asarray(frames, dtype=np.float32).reshape(len(frames), -1)
     joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
     palm = palm or sequence_palm(joints)  # once per sequence, for every feature
     per_joint = [PER_JOINT[n](joints, palm) for n in names if n in PER_JOINT]
@@ -112,7 +114,7 @@ def encode(frames: np.ndarray, names: Sequence[str], palm: float | None = None) 
     return np.concatenate(blocks, axis=1).astype(np.float32)
 
 
-def size(names: Sequence[str]) -> int:
-    """D, the width of `encode`'s output."""
-    probe = np.random.default_rng(0).normal(size=(2, NUM_JOINTS * NUM_COORDS)) + 1.0
+def size(names: Sequence[str], joints: int = NUM_JOINTS) -> int:
+    """D, the width of `encode`'s output for frames of `joints` joints."""
+    probe = np.random.default_rng(0).normal(size=(2, joints * NUM_COORDS)) + 1.0
     return encode(probe, names).shape[1]

@@ -20,7 +20,7 @@ from . import features
 from .config import Config
 from .recurrent import CELLS as GROUPED_CELLS  # cells the grouped kernel runs (rnn, gru)
 from .recurrent import grouped_rnn
-from .skeleton import FINGER_JOINTS, NUM_COORDS, NUM_FEATURES, NUM_FINGERS, finger_feature_indices
+from .skeleton import FINGER_JOINTS, NUM_COORDS, NUM_FEATURES, NUM_FINGERS, NUM_JOINTS, finger_feature_indices
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}  # SimpleRNN (tanh Elman), GRU, LSTM
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -386,7 +386,7 @@ def build_one(cfg: Config, num_classes: int) -> nn.Module:
             **common,
         )
     return MODELS["rnn"](
-        input_size=features.size(names),
+        input_size=features.size(names, cfg.joints or NUM_JOINTS),
         cell=cfg.cell,
         num_units=cfg.num_units,
         depth=cfg.depth,

@@ -39,11 +39,13 @@ class FrameEncoder:
     size: velocities reach back into the frames kept from the previous chunk."""
 
     def __init__(self, encoder: Encoder):
-        self.encoder, self.palm, self.context = encoder, None, np.zeros((0, NUM_FEATURES), np.float32)
+        self.encoder, self.palm, self.context = encoder, None, None
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
-        if self.palm is None:
-            self.palm = sequence_palm(chunk[:1].reshape(1, NUM_JOINTS, NUM_COORDS).astype(np.float64))
+        if self.context is None:
+            self.context = np.zeros((0, chunk.shape[1]), np.float32)
+            if tuple(self.encoder.names) != ("xyz",):  # palm-scaled features: FPHA's hand
+                self.palm = sequence_palm(chunk[:1].reshape(1, NUM_JOINTS, NUM_COORDS).astype(np.float64))
         frames = np.concatenate([self.context, chunk])
         encoded = self.encoder(frames, self.palm)[len(self.context) :]
         self.context = frames[-LONG_STRIDE:]
@@ -124,16 +126,17 @@ def segments(results: list[tuple[int, np.ndarray]], window: int) -> list[Segment
     return out
 
 
-def parse_frame(line: str, number: int) -> np.ndarray | None:
-    """One line of a stream: 63 numbers, or a frame number and 63 (skeleton.txt's layout); None if blank."""
+def parse_frame(line: str, number: int, width: int = NUM_FEATURES) -> np.ndarray | None:
+    """One line of a stream: `width` numbers (FPHA: 63), or a frame number and those (skeleton.txt's layout);
+    None for a blank line."""
     tokens = line.replace(",", " ").split()
     if not tokens:
         return None
-    if len(tokens) == NUM_FEATURES + 1:
+    if len(tokens) == width + 1:
         tokens = tokens[1:]
-    if len(tokens) != NUM_FEATURES:
+    if len(tokens) != width:
         raise HandRNNError(
-            f"stdin:{number}: expected {NUM_FEATURES} numbers (or a frame number and 63), found {len(tokens)}"
+            f"stdin:{number}: expected {width} numbers (or a frame number and {width}), found {len(tokens)}"
         )
     try:
         frame = np.array(tokens, dtype=np.float32)
@@ -145,9 +148,9 @@ def parse_frame(line: str, number: int) -> np.ndarray | None:
     return frame
 
 
-def read_frames(lines: Iterable[str]) -> Iterator[np.ndarray]:
-    """Frames [1, 63] from lines as they arrive."""
+def read_frames(lines: Iterable[str], joints: int = NUM_JOINTS) -> Iterator[np.ndarray]:
+    """Frames [1, 3 x joints] from lines as they arrive."""
     for number, line in enumerate(lines, start=1):
-        frame = parse_frame(line, number)
+        frame = parse_frame(line, number, joints * NUM_COORDS)
         if frame is not None:
             yield frame[None]

@@ -375,7 +375,7 @@ def run_trial(study, trial, sweep: Sweep, data, worker: str = "") -> dict:
     import optuna
 
     from .data import protocol_splits
-    from .training import fit
+    from .training import fit, with_joints
 
     change = suggest(trial, sweep.space)
     name, cfg = point_config(sweep.base, change)
@@ -392,7 +392,7 @@ def run_trial(study, trial, sweep: Sweep, data, worker: str = "") -> dict:
             raise optuna.TrialPruned(f"pruned after epoch {row['epoch']} (val_acc {row['val_acc']:.4f})")
 
     with run_dir.lock(wait=True):  # the same point sampled twice, or queued by two machines: trained once
-        if run_dir.finished() and run_dir.read_config() == cfg:
+        if run_dir.finished() and run_dir.read_config() == with_joints(cfg, data):
             results = run_dir.read_results()
         else:
             split = protocol_splits(data, cfg.protocol, cfg.seed)[0]  # each point's own seed makes its split

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import Augmentation
-from .config import Config
+from .config import Config, validate
 from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation, fingerprint
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
@@ -218,6 +218,13 @@ def start_training(cfg: Config, num_classes: int, steps_per_epoch: int) -> Train
     return Training(model, optimizer, make_scheduler(cfg, optimizer, steps_per_epoch), make_ema(cfg, model))
 
 
+def with_joints(cfg: Config, data: HandActions) -> Config:
+    """cfg with the data's joints per frame (joints 0 = the data's), checked against what the model needs."""
+    if cfg.joints and cfg.joints != data.joints:
+        raise HandRNNError(f"config: joints = {cfg.joints}, but the data has {data.joints} joints per frame")
+    return validate(dataclasses.replace(cfg, joints=data.joints))
+
+
 def fit(
     cfg: Config,
     data: HandActions,
@@ -231,6 +238,7 @@ def fit(
 
     on_epoch(row) is called after each epoch is saved (a sweep reports it, and may stop the run by raising)."""
     run_dir = RunDir(run_dir) if not isinstance(run_dir, RunDir) else run_dir
+    cfg = with_joints(cfg, data)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
