@@ -122,7 +122,11 @@ GOOD = {
 }
 CONTAINER_CASES = [
     ("missing array", {"y_test": None}, "missing array(s) y_test"),
-    ("wrong feature count", {"x_train_values": np.zeros((7, 62), np.float32)}, "values must be [frames, 3 x joints] (FPHA: 63)"),
+    (
+        "wrong feature count",
+        {"x_train_values": np.zeros((7, 62), np.float32)},
+        "values must be [frames, 3 x joints] (FPHA: 63)",
+    ),
     ("string values", {"x_train_values": np.full((7, 63), "a")}, "values must be numbers"),
     ("float offsets", {"x_train_offsets": np.array([0.0, 4.0, 7.0])}, "offsets integers"),
     ("offsets past the end", {"x_train_offsets": np.array([0, 4, 9])}, "offsets must rise"),

@@ -260,3 +260,9 @@ def test_a_pipe_is_refused_and_a_long_file_parses_in_numpy_with_a_warning(tmp_pa
     bad.write_text(long.read_text().splitlines()[0] + "\n1 2 3\n")
     with pytest.raises(Exception, match="bad.txt:2: expected 64 columns"):
         parse_skeleton(bad)
+
+
+def test_a_run_that_cannot_start_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "runs"
+    one_line(capsys, main(["train", "--data", str(tmp_path / "missing"), "--out", str(out), "--name", "r"]), "missing")
+    assert not out.exists()  # bad data stops the run before its folder is made

@@ -75,12 +75,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False), end="")
             return 0
         out_root = RunDir(Path(cfg.out) / (cfg.name or default_name(cfg)))
+    data = None
+    if cfg is not None:  # a new run: bad data stops it before any folder is made
+        from .datasets import load_data
+
+        data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     with out_root.lock():
-        return train_in(out_root, cfg, args)
+        return train_in(out_root, cfg, args, data)
 
 
-def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
-    """cmd_train's work, with the run folder locked; cfg is None when resuming."""
+def train_in(out_root, cfg: Config | None, args: argparse.Namespace, data=None) -> int:
+    """cmd_train's work, with the run folder locked; cfg is None when resuming (data is then loaded here)."""
     from .data import protocol_splits
     from .datasets import load_data
     from .runs import RunDir, provenance, summarise_folds
@@ -99,7 +104,8 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace) -> int:
         )
     else:
         out_root.write_command(provenance(cfg, args.argv))
-    data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
+    if data is None:
+        data = load_data(cfg.data, allow_pickle=cfg.allow_pickle, on_bad=cfg.on_bad)
     splits = protocol_splits(data, cfg.protocol, cfg.seed)
     if cfg.fold:
         splits = [s for s in splits if s.name == f"subject{cfg.fold}"]
