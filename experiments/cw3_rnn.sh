@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Superseded by `handrnn study cw3 --budget full` (docs/cw3-study/); kept because results/ was made with it
+# and keeps its commands until a full study report replaces results/.
 # CW3 section 2 on the cw3 protocol (950/225, 5 test sequences per action), seed 0:
 # SimpleRNN, GRU, LSTM with the CW3 defaults, then GRU-256 at batch 5 (CW3's tuned setting).
 # Usage: experiments/cw3_rnn.sh DATA_DIR [OUT_DIR] [extra handrnn train flags]

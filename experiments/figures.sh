@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Superseded by `handrnn study cw3 --budget full` (docs/cw3-study/); kept because results/ was made with it
+# and keeps its commands until a full study report replaces results/.
 # Tables and figures in results/ from the run folders the other experiment scripts wrote.
 # Usage: experiments/figures.sh [RUNS_DIR]
 set -euo pipefail

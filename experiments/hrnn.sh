@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Superseded by `handrnn study cw3 --budget full` (docs/cw3-study/); kept because results/ was made with it
+# and keeps its commands until a full study report replaces results/.
 # CW3 section 3 (HRNN) on the 1:1 and cw3 protocols, seed 0, 50 epochs. Runs that already have results.json are kept.
 # Defaults: batch 50, num_units1 16 (num_units2 160), lr 1e-3. Best: num_units1 128 (num_units2 1280), batch 5, lr 1e-4.
 # Usage: experiments/hrnn.sh DATA_DIR [OUT_DIR] [extra handrnn train flags]

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Superseded by `handrnn study cw3 --budget full` (docs/cw3-study/); kept because results/ was made with it
+# and keeps its commands until a full study report replaces results/.
 # CW3 sections 2.2-2.3: one-field sweeps of the GRU classifier around CW3's defaults (128 units, depth 1,
 # batch 50, lr 1e-3), cw3 protocol, seed 0, 50 epochs. Each point selects its checkpoint on validation.
 # Finished points are kept, so running it again continues an interrupted sweep.
