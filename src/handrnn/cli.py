@@ -387,12 +387,15 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     from .datasets import load_data
     from .study import make_study, run_study, write_report
+    from .sweep import TRIALS
 
     if args.workers < 1:
         raise HandRNNError(f"--workers must be at least 1, got {args.workers}")
     out = args.out or f"runs/study-{args.name}-{args.budget}"
     study = make_study(args.name, args.budget, args.seeds, args.data, out, args.threads, args.epochs)
     if args.report_only:
+        if not (study.out_dir / TRIALS).is_dir():
+            raise HandRNNError(f"{study.out_dir}: no study runs here; run the study first (without --report-only)")
         path = write_report(study)
     else:
         command = " ".join(["handrnn", *(shlex.quote(a) for a in args.argv)])
