@@ -243,10 +243,11 @@ def parse_skeleton(path: Path, joints: int = NUM_JOINTS) -> np.ndarray | None:
     except (OSError, UnicodeDecodeError) as e:
         raise HandRNNError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
     width = joints * NUM_COORDS
-    values = _parse_fast(text, width + 1)
+    numbers = _line_numbers(text)  # the non-blank lines, split once
+    values = _parse_fast(text, len(numbers), width + 1)
     if values is not None:  # numbers only: parsed in numpy, without a list of tokens
         try:
-            _check_values(path, values, _line_numbers(text))
+            _check_values(path, values, numbers)
         except HandRNNError:
             values = None  # the line-by-line parser below names the fault exactly
         else:
@@ -278,12 +279,11 @@ def parse_skeleton(path: Path, joints: int = NUM_JOINTS) -> np.ndarray | None:
     return values[:, 1:].astype(np.float32)
 
 
-def _parse_fast(text: str, columns: int) -> np.ndarray | None:
-    """[T, columns] float64 when every non-blank line holds that many numbers; None otherwise (or for an empty
+def _parse_fast(text: str, lines: int, columns: int) -> np.ndarray | None:
+    """[lines, columns] float64 when the `lines` non-blank lines hold that many numbers each; None otherwise (or for an empty
     text), and the line-by-line parser then names the first bad line."""
     import warnings
 
-    lines = sum(1 for line in text.splitlines() if line.strip())
     if lines == 0:
         return None
     with warnings.catch_warnings():

@@ -162,19 +162,11 @@ def make_study(name: str, budget: str, seeds: int, data: str, out: str, threads:
 
 
 def estimated_seconds(study: Study, data) -> dict[str, float]:
-    """Training seconds of each point (by its JSON), from bench's model of an epoch's seconds."""
-    from .bench import RUN_OVERHEAD_SECONDS, estimate_epoch_seconds
-    from .data import protocol_splits
+    """Training seconds of each point (by its JSON), from the sweep engine's cost model (bench's epoch time)."""
+    from .sweep import Pace
 
-    train = protocol_splits(data, "cw3", 0)[0].train
-    sequences = int(len(train) * (1 - study.base.val_fraction))
-    frames = int(sum(len(data.sequences[i]) for i in train) * (1 - study.base.val_fraction))
-    out = {}
-    for change in study.points():
-        cfg = point_config(study.base, change)[1]
-        epochs = cfg.epochs * estimate_epoch_seconds(cfg, sequences, frames)
-        out[json.dumps(change, sort_keys=True)] = epochs + RUN_OVERHEAD_SECONDS
-    return out
+    pace = Pace(study.sweep(), data)
+    return {json.dumps(change, sort_keys=True): pace.cost(change) for change in study.points()}
 
 
 def estimate_minutes(study: Study, data, workers: int) -> float:

@@ -215,7 +215,6 @@ def open_study(sweep: Sweep, *, create: bool = False, worker: int = 0):
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats: stable enough
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")  # handrnn beats for its trials
     storage = _storage(sweep)
-    sampler = optuna.samplers.TPESampler(seed=sweep.base.seed)
     pruner = (
         optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(1, sweep.base.epochs // 4))
         if sweep.prune
@@ -226,7 +225,6 @@ def open_study(sweep: Sweep, *, create: bool = False, worker: int = 0):
             storage=storage,
             study_name=sweep.name,
             direction="maximize",
-            sampler=sampler,
             pruner=pruner,
             load_if_exists=True,
         )
@@ -234,7 +232,8 @@ def open_study(sweep: Sweep, *, create: bool = False, worker: int = 0):
         raise HandRNNError(f"sweep storage {_safe_url(sweep.storage_url())}: {e.__class__.__name__}: {e}") from None
     # Each worker, and each rerun that continues the study, draws its own points (a sampler seeded alike
     # would propose the points of the first run again).
-    study.sampler = optuna.samplers.TPESampler(seed=sweep.base.seed + 7919 * worker + 104729 * len(study.trials))
+    held = len(study.get_trials(deepcopy=False))
+    study.sampler = optuna.samplers.TPESampler(seed=sweep.base.seed + 7919 * worker + 104729 * held)
     if create:
         study.set_user_attr("base", identity(sweep.base))
         study.set_user_attr("space", sweep.space.as_json())
