@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from handrnn.bench import estimate_epoch_seconds
@@ -31,7 +32,7 @@ def test_cw3_study_points_are_shared_between_figures(tmp_path):
 def test_makespan_and_the_epoch_time_model():
     assert _makespan([3.0, 2.0, 2.0], 2) == 4.0 and _makespan([1.0, 1.0], 1) == 2.0
     cw3 = {"sequences": 857, "frames": 75_400}  # cw3's training part less validation
-    measured = {  # seconds per epoch measured on this machine, 1 thread (results/README.md, README's speed notes)
+    measured = {  # seconds per epoch measured on this machine, 1 thread (the 50-epoch runs of commit 6878843's results/)
         (("num_units", 16),): 0.22,
         (("num_units", 512),): 8.23,
         (("num_units", 256), ("batch_size", 5)): 4.59,
@@ -43,6 +44,13 @@ def test_makespan_and_the_epoch_time_model():
     gru = Config()
     assert estimate_epoch_seconds(Config(bidirectional=True), **cw3) > estimate_epoch_seconds(gru, **cw3)
     assert estimate_epoch_seconds(Config(members=3), **cw3) == pytest.approx(3 * estimate_epoch_seconds(gru, **cw3))
+    lengths = np.random.default_rng(0).integers(20, 200, cw3["sequences"])  # bucket's mean length is its loop
+    by_mode = {
+        mode: estimate_epoch_seconds(Config(lengths=mode), cw3["sequences"], int(lengths.sum()), lengths, 1151)
+        for mode in ("bucket", "pack", "pad")
+    }
+    assert by_mode["bucket"] < by_mode["pack"] < by_mode["pad"]
+    assert by_mode["pad"] > 5 * by_mode["bucket"]  # measured: 7.61 s against 0.55 s (README's speed table)
 
 
 def test_study_command_runs_and_reports(tree, tmp_path, capsys):

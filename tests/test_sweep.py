@@ -11,7 +11,19 @@ from handrnn.config import Config
 from handrnn.datasets import load_data
 from handrnn.errors import HandRNNError
 from handrnn.runs import RunDir
-from handrnn.sweep import Space, Sweep, claim, grid_points, make_space, open_study, parse_grid, parse_ranges, run_sweep
+from handrnn.study import make_study
+from handrnn.sweep import (
+    Space,
+    Sweep,
+    claim,
+    grid_points,
+    make_space,
+    open_study,
+    parse_grid,
+    parse_ranges,
+    point_config,
+    run_sweep,
+)
 
 
 def test_parse_grid_types_and_errors():
@@ -125,6 +137,27 @@ def test_a_changed_base_config_trains_its_own_points(tree, tmp_path):
     folders = list((tmp_path / "s" / "trials").iterdir())
     assert len(folders) == 4  # nothing of the first sweep was reused
     assert all(RunDir(tmp_path / "s" / r["run"]).read_config().batch_size == 7 for r in rows)
+
+
+def test_trials_stored_before_a_config_field_existed_are_kept(tree, tmp_path):
+    # the CW3 study's base point, named before Config.joints existed: a new field at the value that trains what
+    # runs did before it (ADDED_LATER) leaves every digest as it was; register a field there when adding one
+    study = make_study("cw3", "quick", 1, "", "x", 1)
+    assert point_config(study.base, {})[0] == "base-f7864e64e4"
+    assert point_config(study.base, {"joints": 21})[0] == "joints=21-f7864e64e4"
+    assert point_config(study.base, {"joints": 5})[0].rsplit("-", 1)[1] != "f7864e64e4"
+    space, data = Space(parse_grid(["num_units=4"])), load_data(tree)
+    run_sweep(Sweep(base(tree), space, tmp_path / "s"), data)
+    (folder,) = (tmp_path / "s" / "trials").iterdir()
+    config = json.loads((folder / "config.json").read_text())
+    assert config.pop("joints") == 21
+    (folder / "config.json").write_text(json.dumps(config))  # as an earlier handrnn wrote it
+    before = (folder / "metrics.csv").stat().st_mtime_ns
+    (tmp_path / "s" / "study.db").unlink()  # a new study over the old trial folders: read back, not retrained
+    rows = run_sweep(Sweep(base(tree), space, tmp_path / "s"), data)
+    assert len(rows) == 1 and (folder / "metrics.csv").stat().st_mtime_ns == before
+    rows = run_sweep(Sweep(base(tree, epochs=3), space, tmp_path / "s"), data)
+    assert len(list((tmp_path / "s" / "trials").iterdir())) == 2
 
 
 def test_each_seed_makes_its_own_split_and_selection_averages_seeds(tree, tmp_path):

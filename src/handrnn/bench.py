@@ -48,7 +48,8 @@ def recurrent_flops_per_frame(cfg: Config) -> float:
 
 
 # A model of one training epoch's seconds (1 thread, this 2-core machine), fitted to measured cw3 epochs of
-# GRU-16..512 at batch 50 and checked against GRU-256 batch 5 and HRNN 128/1280 batch 5 (results/README.md):
+# GRU-16..512 at batch 50 and checked against GRU-256 batch 5 and HRNN 128/1280 batch 5 (50-epoch runs whose
+# tables were results/README.md until commit 6878843):
 # each batch costs a fixed time per frame of its recurrence loop, and each frame its FLOPs.
 SECONDS_PER_LOOP_FRAME = 1.17e-4  # per batch, per frame of the recurrence, per layer and direction
 SECONDS_PER_FLOP = 6.05e-11  # forward FLOPs of a training frame (the backward pass included in the rate)
@@ -56,15 +57,28 @@ EVALUATION_SHARE = 1.15  # validation and test passes after each epoch
 RUN_OVERHEAD_SECONDS = 15.0  # per run: encoding, start-up, final tests (the quick study took 17.4 min, 13.0 estimated)
 
 
-def estimate_epoch_seconds(cfg: Config, sequences: int, frames: int) -> float:
-    """Estimated seconds of one training epoch on `sequences` training sequences of `frames` frames in all."""
+def estimate_epoch_seconds(
+    cfg: Config, sequences: int, frames: int, lengths: np.ndarray | None = None, pad_to: int = 0
+) -> float:
+    """Estimated seconds of one training epoch on `sequences` training sequences of `frames` frames in all.
+
+    `bucket` batches sequences of similar length, so the recurrence loops over about the mean length per batch.
+    Given the training sequences' `lengths` and the dataset's longest (`pad_to`), `pad` loops over `pad_to` and
+    computes every padded frame, and `pack` loops over each random batch's longest.
+    """
     steps = math.ceil(sequences / cfg.batch_size)
     if cfg.model == "hrnn":
         loops = 2  # the fused finger level, then the hand level
     else:
         loops = cfg.depth * (2 if cfg.bidirectional else 1)
-    loop = steps * (frames / sequences) * loops * cfg.members * SECONDS_PER_LOOP_FRAME
-    return EVALUATION_SHARE * (loop + frames * recurrent_flops_per_frame(cfg) * SECONDS_PER_FLOP)
+    loop_frames, computed = steps * frames / sequences, frames
+    if cfg.lengths == "pad" and pad_to:
+        loop_frames, computed = steps * pad_to, sequences * pad_to
+    elif lengths is not None and cfg.lengths == "pack":
+        batches = batch_indices(lengths, cfg.batch_size, "pack", np.random.default_rng(0))
+        loop_frames = float(sum(lengths[b].max() for b in batches))
+    loop = loop_frames * loops * cfg.members * SECONDS_PER_LOOP_FRAME
+    return EVALUATION_SHARE * (loop + computed * recurrent_flops_per_frame(cfg) * SECONDS_PER_FLOP)
 
 
 def matmul_gflops(seconds: float = 2.0, n: int = 2048) -> float:

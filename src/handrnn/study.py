@@ -106,6 +106,14 @@ def cw3_experiments(budget: str) -> list[Experiment]:
             cw3="86.67% at 128 units, batch 5, lr 1e-4",
             cw3_values={} if quick else {1e-4: 0.8667},
         ),
+        Experiment(
+            "lengths",
+            "Beyond CW3: how sequences of different lengths are batched (GRU-128, CW3's defaults)",
+            "lengths",
+            ("pad", "bucket", "pack"),
+            cw3="every sequence padded to the longest (1,151 frames) with -99 and a masking layer (`pad`); handrnn "
+            "batches sequences of similar length (`bucket`, its default) or packs them (`pack`)",
+        ),
     ]
 
 
@@ -287,12 +295,18 @@ def experiment_figure(exp: Experiment, rows: list[dict], out: Path) -> Path:
     fig, (acc, sec) = plt.subplots(1, 2, figsize=(11, 4))
     numeric = all(isinstance(r["value"], (int, float)) for r in done)
     x = [r["value"] if numeric else i for i, r in enumerate(done)]
-    for key, style, text in (("ours", "o-", "ours: test at best val"), ("peak", "s--", "CW3's way: peak test")):
-        acc.errorbar(x, [100 * r[key] for r in done], [100 * r[key + "_std"] for r in done], fmt=style, label=text)
+    series = (("ours", "o-", "ours: test at best val"), ("peak", "s--", "CW3's way: peak test"))
+    for n, (key, style, text) in enumerate(series):
+        y, err = [100 * r[key] for r in done], [100 * r[key + "_std"] for r in done]
+        if numeric:
+            acc.errorbar(x, y, err, fmt=style, label=text)
+        else:  # categories: bars from zero, so that a small difference looks small
+            acc.bar([i + (n - 0.5) * 0.38 for i in x], y, 0.38, yerr=err, label=text)
     cw3 = [(x[i], 100 * r["cw3"]) for i, r in enumerate(done) if r["cw3"] is not None]
     if cw3:
         acc.plot(*zip(*cw3), "r*", markersize=12, label="CW3 (published)")
-    sec.plot(x, [r["train_seconds"] for r in done], "o-")
+    seconds = [r["train_seconds"] for r in done]
+    sec.plot(x, seconds, "o-") if numeric else sec.bar(x, seconds, 0.6)
     for ax in (acc, sec):
         ax.set_xlabel(exp.field)
         if numeric and len(x) > 1 and min(x) > 0 and max(x) / min(x) >= 16:
@@ -358,6 +372,13 @@ def findings(study: Study, results: dict[str, list[dict]]) -> list[str]:
             "the HRNN prefers lr 1e-4 to 1e-3",
             hlr[1e-4] > hlr[1e-3],
             f"{100 * hlr[1e-4]:.1f}% vs {100 * hlr[1e-3]:.1f}%",
+        )
+    modes = by("lengths")
+    if len(modes) == 3:
+        secs = {r["value"]: r["train_seconds"] for r in results["lengths"] if r["n"]}
+        out.append(
+            f"length modes (beyond CW3): {listing(modes)}; padding to the longest trains "
+            f"{secs['pad'] / secs['bucket']:.1f}x as long as bucketing ({secs['pad']:.0f} s vs {secs['bucket']:.0f} s)"
         )
     return out
 

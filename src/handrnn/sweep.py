@@ -24,7 +24,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Config, coerce, validate
+import numpy as np
+
+from .config import FPHA_JOINTS, Config, coerce, validate
 from .errors import HandRNNError, Interrupted
 from .runs import RunDir, atomic_write, provenance, write_text
 
@@ -138,9 +140,16 @@ def _parse_value(text: str, kind: str, spec: str):
         raise HandRNNError(f"{spec!r}: {text!r} is not a valid {kind}") from None
 
 
+# Fields added after sweeps first stored trials, each with the values that train what runs did before it existed:
+# at those values a field stays out of the digest, so that upgrading handrnn does not orphan finished trials.
+ADDED_LATER = {"joints": (0, FPHA_JOINTS)}
+
+
 def identity(cfg: Config) -> dict:
     """The fields that decide what a run trains and measures."""
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_IDENTITY}
+    return {
+        k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_IDENTITY and v not in ADDED_LATER.get(k, ())
+    }
 
 
 def digest(obj) -> str:
@@ -391,7 +400,7 @@ def run_trial(study, trial, sweep: Sweep, data, worker: str = "") -> dict:
             raise optuna.TrialPruned(f"pruned after epoch {row['epoch']} (val_acc {row['val_acc']:.4f})")
 
     with run_dir.lock(wait=True):  # the same point sampled twice, or queued by two machines: trained once
-        if run_dir.finished() and run_dir.read_config() == with_joints(cfg, data):
+        if run_dir.finished() and identity(run_dir.read_config()) == identity(with_joints(cfg, data)):
             results = run_dir.read_results()
         else:
             split = protocol_splits(data, cfg.protocol, cfg.seed)[0]  # each point's own seed makes its split
@@ -456,13 +465,16 @@ class Pace:
         self.sweep = sweep
         self.sequences = max(1, int(len(train) * keep))
         self.frames = max(1, int(sum(len(data.sequences[i]) for i in train) * keep))
+        self.lengths = np.array([len(data.sequences[i]) for i in train[: self.sequences]])  # for pad and pack
+        self.pad_to = max(len(s) for s in data.sequences)
         self.started, self.done = time.perf_counter(), 0.0
 
     def cost(self, change: dict) -> float:
         from .bench import RUN_OVERHEAD_SECONDS, estimate_epoch_seconds
 
         cfg = point_config(self.sweep.base, change)[1]
-        return cfg.epochs * estimate_epoch_seconds(cfg, self.sequences, self.frames) + RUN_OVERHEAD_SECONDS
+        epoch = estimate_epoch_seconds(cfg, self.sequences, self.frames, self.lengths, self.pad_to)
+        return cfg.epochs * epoch + RUN_OVERHEAD_SECONDS
 
     def finished(self, change: dict) -> None:
         self.done += self.cost(change)
@@ -562,10 +574,15 @@ def estimate_left(study, sweep: Sweep, data, workers: int) -> str:
     if sweep.space.ranges:
         left = max(0, sweep.total - len(done)) * pace.cost({})
     else:
-        left = sum(pace.cost(p) for p in sweep.space.points() if _key(p) not in done)
+        left = sum(pace.cost(p) for p in sweep.space.points() if _key(p) not in done and not _trained(sweep, p))
     from .training import clock
 
     return f"about {clock(left / workers)} left (estimate)"
+
+
+def _trained(sweep: Sweep, point: dict) -> bool:
+    """Whether the point's run folder is finished (an earlier study over the same trial folders trained it)."""
+    return RunDir(sweep.out_dir / TRIALS / point_config(sweep.base, point)[0]).finished()
 
 
 def table(study, sweep: Sweep) -> list[dict]:
