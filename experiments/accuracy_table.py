@@ -128,6 +128,44 @@ def validation(root: Path) -> list[str]:
     return rows
 
 
+ROUND3 = {
+    "v13-e100": "best's network (one network), 100 epochs (the preset's schedule)",
+    "v13-e200": "200 epochs",
+    "v13-drop5": "100 epochs, dropout 0.5 (0.2 in the preset)",
+}
+
+
+def validation_1_3(root: Path) -> list[str]:
+    """Round 3 on 1:3: the preset keeps its last epoch, so compare validation at the end of training."""
+    rows = [
+        "| runs | what | val acc, last epoch (seeds 0, 1) | mean val acc, last 10 epochs | mean val loss, last epoch "
+        "| best val acc (epoch) | test acc (last epoch) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, what in ROUND3.items():
+        runs = [root / f"{name}-s{s}" for s in (0, 1) if (root / f"{name}-s{s}" / "results.json").exists()]
+        if not runs:
+            rows.append(f"| {name}-sS | {what} | not run | | | | |")
+            continue
+        curves = [metric_rows(r) for r in runs]
+        res = [load(r) for r in runs]
+        tail = statistics.mean(float(row["val_acc"]) for c in curves for row in c[-10:])
+        loss = statistics.mean(float(c[-1]["val_loss"]) for c in curves)
+        best = ", ".join(f"{pct(r['val_acc'])} ({r['best_epoch']})" for r in res)
+        rows.append(
+            f"| {name}-sS | {what} | {', '.join(pct(float(c[-1]['val_acc'])) for c in curves)} | {pct(tail)} | "
+            f"{loss:.3f} | {best} | {', '.join(pct(r['test_acc_last_epoch']) for r in res)} |"
+        )
+    return rows
+
+
+def metric_rows(run: Path) -> list[dict]:
+    import csv
+
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
 def best_row(run: Path) -> dict:
     """The metrics.csv row of the run's best validation epoch."""
     import csv
@@ -175,6 +213,7 @@ def main(root: str) -> None:
     ablation_figure(root, Path("docs/ablation.png"))
     print("\n".join(["### Ablation (1:1, seed 0)", "", *ablation(root), "", "### The best preset", "", *presets(root)]))
     print("\n".join(["", "### Validation runs that chose the best preset (1:1)", "", *validation(root)]))
+    print("\n".join(["", "### Validation runs on 1:3", "", *validation_1_3(root)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Validation runs that chose the best preset (1:1, validation carved from training, seeds 0 and 1): the best preset's
-# network with a 100-epoch schedule, and with one change each. Runs that already have results.json are kept.
+# Validation runs that chose the best preset (validation carved from training, seeds 0 and 1). Round 2 (1:1): the
+# best128 network with a 100-epoch schedule, and with one change each. Round 3 (1:3, whose quarter of the data
+# gives half the optimiser steps of 1:1 per epoch): the best network at 100 and 200 epochs, and with dropout 0.5.
+# Runs that already have results.json are kept.
 # Usage: JOBS=2 experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
@@ -12,6 +14,10 @@ commands() {
     echo "v100-depth2-s$s $base --seed $s --depth 2"
     echo "v100-units256-s$s $base --seed $s --num-units 256"
   done
+  for s in 0 1; do
+    for e in 100 200; do echo "v13-e$e-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --epochs $e --seed $s"; done
+  done
+  for s in 0 1; do echo "v13-drop5-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --dropout 0.5 --seed $s"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -1,9 +1,13 @@
 # Sourced by the experiment scripts: `run_all` reads "name flags..." lines on standard input and trains each
 # run (handrnn train --data $data --out $out --name NAME --threads 1 FLAGS), JOBS at a time (default 1).
-# A run with results.json is kept; an unfinished one is started again.
+# A run with results.json is kept; an interrupted one continues from its last epoch (handrnn train --resume).
 one() {  # name flags...
   local name=$1; shift
   [ -f "$out/$name/results.json" ] && return 0
+  if [ -f "$out/$name/last.pt" ]; then
+    handrnn train --resume "$out/$name" --threads 1 > /dev/null 2>&1 || echo "$(basename "$0"): $name failed" >&2
+    return 0
+  fi
   rm -rf "${out:?}/$name"
   handrnn train --data "$data" --out "$out" --name "$name" --threads 1 "$@" > /dev/null 2>&1 \
     || echo "$(basename "$0"): $name failed" >&2
