@@ -31,7 +31,8 @@ commands() {  # one "name flags..." line per run
     echo "best256-1-1-s$s --protocol 1:1 --preset best --seed $s"
     echo "one256-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"
   done
-  echo "best256-1-3 --protocol 1:3 --preset best"
+  echo "best256-1-3 --protocol 1:3 --preset best"  # 200 epochs (min_steps 1800 on 288 training sequences)
+  echo "best256-1-3-e100 --protocol 1:3 --preset best --min-steps 0"  # the preset before min_steps: 100 epochs
   echo "best256-3-1 --protocol 3:1 --preset best"
   for s in 0 1 2; do echo "best256-cw3-s$s --protocol cw3 --preset best --seed $s"; done
   for f in 1 2 3 4 5 6; do echo "best256-xs-subject$f --protocol cross-subject --fold $f --preset best"; done

@@ -56,7 +56,8 @@ def presets(root: Path) -> list[str]:
     groups = {
         "1:1, best (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
         "1:1, best, one network": [f"one256-1-1-s{s}" for s in range(3)],
-        "1:3, best": ["best256-1-3"],
+        "1:3, best (min_steps 1800: 200 epochs)": ["best256-1-3"],
+        "1:3, best with --min-steps 0 (100 epochs)": ["best256-1-3-e100"],
         "3:1, best": ["best256-3-1"],
         "cw3, best": [f"best256-cw3-s{s}" for s in range(3)],
         "1:1, best128 (128 units, 60 epochs, 3 members)": [f"best-1-1-s{s}" for s in range(3)],
@@ -129,9 +130,9 @@ def validation(root: Path) -> list[str]:
 
 
 ROUND3 = {
-    "v13-e100": "best's network (one network), 100 epochs (the preset's schedule)",
+    "v13-e100": "best's network (one network), 100 epochs (the preset's schedule before min_steps)",
     "v13-e200": "200 epochs",
-    "v13-drop5": "100 epochs, dropout 0.5 (0.2 in the preset)",
+    "v13-ms1800": "min_steps 1800 (the preset now): 225 epochs on these 243 training sequences",
 }
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from handrnn.cli import main
 
+from .conftest import train_tiny
+
 SMALL = ["--num-units", "8", "--batch-size", "8", "--val-fraction", "0.2", "--protocol", "1:1"]
 
 
@@ -169,8 +171,20 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
         assert cfg.epochs == 2
     best = config_from_args(get_parser().parse_args(["train", "--preset", "best"]))
     assert best.bidirectional and best.features != "xyz" and best.lr == 1e-3
+    # min_steps: 1:3's 288 training sequences train 200 epochs, the larger training parts the preset's 100
+    assert [best.epochs_for(n) for n in (288, 600, 887, 950)] == [200, 100, 100, 100]
     assert main(["train", "--preset", "nonesuch"]) == 2
     assert "no preset named 'nonesuch'" in capsys.readouterr().err
+
+
+def test_min_steps_raises_the_epochs_of_a_small_training_part(tree, tmp_path):
+    run = train_tiny(tree, tmp_path, "m", ["--batch-size", "4", "--val-fraction", "0", "--min-steps", "9"])
+    train = len(json.loads((run / "split.json").read_text())["train"])
+    epochs = max(1, -(-9 // -(-train // 4)))  # steps per epoch: ceil(train / 4); epochs: ceil(9 / that)
+    assert epochs > 1 and len((run / "metrics.csv").read_text().splitlines()) == 1 + epochs
+    config = json.loads((run / "config.json").read_text())
+    assert (config["epochs"], config["min_steps"]) == (1, 9)  # the rule is kept, so a replay trains the same
+    assert json.loads((run / "results.json").read_text())["epochs_run"] == epochs
 
 
 def test_best_preset_trains_and_evaluates_on_a_small_tree(tree, tmp_path, capsys):
@@ -192,6 +206,8 @@ def test_best_preset_trains_and_evaluates_on_a_small_tree(tree, tmp_path, capsys
         "2",
         "--protocol",
         "1:1",
+        "--min-steps",
+        "0",
     ]
     assert main(argv) == 0
     assert main(["evaluate", str(tmp_path / "p")]) == 0

@@ -74,6 +74,7 @@ class Config:
     batch_size: int = opt(50, "sequences per training batch (CW3: 50)")
     lr: float = opt(1e-3, "learning rate (CW3: 1e-3)")
     epochs: int = opt(50, "training epochs (CW3: 50)")
+    min_steps: int = opt(0, "at least this many optimiser steps: more epochs on a small training part; 0 = off")
     optimizer: str = opt("adam", "adam (CW3) | adamw (decoupled weight decay)")
     weight_decay: float = opt(0.0, "L2 penalty (adam) or decoupled weight decay (adamw)")
     schedule: str = opt("constant", "learning rate over training: constant | cosine | onecycle (both per batch)")
@@ -89,6 +90,11 @@ class Config:
     test_every_epoch: bool = opt(False, "also log test accuracy per epoch (CW3's curves); never used to select")
     out: str = opt("runs", "parent folder of run folders")
     name: str = opt("", 'run folder name; "" = generated from the config')
+
+    def epochs_for(self, train_size: int) -> int:
+        """Epochs of training on `train_size` sequences: `epochs`, or more where `min_steps` needs them."""
+        steps_per_epoch = max(1, -(-train_size // self.batch_size))
+        return max(self.epochs, -(-self.min_steps // steps_per_epoch))
 
     def units2(self) -> int:
         return self.num_units2 or 10 * self.num_units1
@@ -115,6 +121,7 @@ CHOICES = {
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
 NOT_NEGATIVE = (
     "joints",
+    "min_steps",
     "num_units2",
     "patience",
     "threads",

@@ -142,7 +142,7 @@ def _parse_value(text: str, kind: str, spec: str):
 
 # Fields added after sweeps first stored trials, each with the values that train what runs did before it existed:
 # at those values a field stays out of the digest, so that upgrading handrnn does not orphan finished trials.
-ADDED_LATER = {"joints": (0, FPHA_JOINTS)}
+ADDED_LATER = {"joints": (0, FPHA_JOINTS), "min_steps": (0,)}
 
 
 def identity(cfg: Config) -> dict:
@@ -474,7 +474,7 @@ class Pace:
 
         cfg = point_config(self.sweep.base, change)[1]
         epoch = estimate_epoch_seconds(cfg, self.sequences, self.frames, self.lengths, self.pad_to)
-        return cfg.epochs * epoch + RUN_OVERHEAD_SECONDS
+        return cfg.epochs_for(self.sequences) * epoch + RUN_OVERHEAD_SECONDS
 
     def finished(self, change: dict) -> None:
         self.done += self.cost(change)

@@ -242,6 +242,7 @@ def fit(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
+    given, cfg = cfg, dataclasses.replace(cfg, epochs=cfg.epochs_for(len(prep.train)))  # config.json keeps the rule
     if cfg.val_fraction > 0 and len(prep.val) == 0:
         log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
     run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size))
@@ -255,9 +256,9 @@ def fit(
         history, best, start = state["history"], state["best"], state["epoch"] + 1
         run_dir.write_metrics(history)  # the checkpoint's history is the truth (a kill may have cut metrics.csv)
     else:
-        run_dir.create(cfg, {k: [data.ids[i] for i in v] for k, v in prep.index.items()}, sha256)
+        run_dir.create(given, {k: [data.ids[i] for i in v] for k, v in prep.index.items()}, sha256)
     meta = {
-        "config": dataclasses.asdict(cfg),
+        "config": dataclasses.asdict(given),
         "actions": list(data.actions),
         "normaliser": dataclasses.asdict(prep.normaliser),
     }
