@@ -16,6 +16,7 @@ from handrnn.sweep import (
     Space,
     Sweep,
     claim,
+    estimate_left,
     grid_points,
     make_space,
     open_study,
@@ -154,7 +155,9 @@ def test_trials_stored_before_a_config_field_existed_are_kept(tree, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))  # as an earlier handrnn wrote it
     before = (folder / "metrics.csv").stat().st_mtime_ns
     (tmp_path / "s" / "study.db").unlink()  # a new study over the old trial folders: read back, not retrained
-    rows = run_sweep(Sweep(base(tree), space, tmp_path / "s"), data)
+    sweep = Sweep(base(tree), space, tmp_path / "s")
+    assert estimate_left(open_study(sweep), sweep, data, 1) == "about 0:00 left (estimate)"
+    rows = run_sweep(sweep, data)
     assert len(rows) == 1 and (folder / "metrics.csv").stat().st_mtime_ns == before
     rows = run_sweep(Sweep(base(tree, epochs=3), space, tmp_path / "s"), data)
     assert len(list((tmp_path / "s" / "trials").iterdir())) == 2
