@@ -177,6 +177,17 @@ def best_row(run: Path) -> dict:
 
 
 RENAMED = ("best-", "one-", "v100-")  # runs of the preset that was called best then and is best128 now
+# Runs made before the preset had min_steps (or under another folder name): (recorded, today's equivalent)
+TODAY = {
+    "best256-1-3-e100": (
+        "--name best256-1-3 --threads 1 --protocol 1:3 --preset best",
+        "--name best256-1-3-e100 --threads 1 --protocol 1:3 --preset best --min-steps 0",
+    ),
+    "v13-e100-s0": ("--epochs 100 --seed 0", "--epochs 100 --min-steps 0 --seed 0"),
+    "v13-e100-s1": ("--epochs 100 --seed 1", "--epochs 100 --min-steps 0 --seed 1"),
+    "v13-e200-s0": ("--epochs 200 --seed 0", "--epochs 200 --min-steps 0 --seed 0"),
+    "v13-ms1800-s1": ("--name v13-e200-s1 ", "--name v13-ms1800-s1 "),
+}
 
 
 def commands(root: Path) -> list[str]:
@@ -185,6 +196,10 @@ def commands(root: Path) -> list[str]:
         argv = load(run)["argv"]
         if run.name.startswith(RENAMED):  # today's name of the preset it ran
             argv = argv.replace("--preset best ", "--preset best128 ")
+        if run.name in TODAY:
+            recorded, today = TODAY[run.name]
+            assert recorded in argv, (run.name, argv)
+            argv = argv.replace(recorded, today)
         out.append(f"- `{run.name}`: `{argv}`")
     return out
 
