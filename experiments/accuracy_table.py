@@ -109,24 +109,27 @@ VALIDATION = {
 }
 
 
-def validation(root: Path) -> list[str]:
-    rows = [
-        "| runs | what | val acc (seeds 0, 1) | mean val acc | mean val loss (best epoch) | test acc (best val epoch) |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, what in VALIDATION.items():
+def seed_table(root: Path, groups: dict[str, str], header: list[str], cells) -> list[str]:
+    """A row per group of validation runs NAME-s0, NAME-s1: its name, what it changes, then `cells(runs)`."""
+    rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for name, what in groups.items():
         runs = [root / f"{name}-s{s}" for s in (0, 1) if (root / f"{name}-s{s}" / "results.json").exists()]
-        if not runs:
-            rows.append(f"| {name}-sS | {what} | not run | | | |")
-            continue
+        filled = cells(runs) if runs else ["not run", *[""] * (len(header) - 3)]
+        rows.append("| " + " | ".join([f"{name}-sS", what, *filled]) + " |")
+    return rows
+
+
+def validation(root: Path) -> list[str]:
+    def cells(runs: list[Path]) -> list[str]:
         res = [load(r) for r in runs]
         vals = [r["val_acc"] for r in res]
-        loss = statistics.mean(r2["val_loss"] for r2 in (best_row(r) for r in runs))
-        rows.append(
-            f"| {name}-sS | {what} | {', '.join(pct(v) for v in vals)} | {pct(statistics.mean(vals))} | {loss:.3f} | "
-            f"{', '.join(pct(r['test_acc']) for r in res)} |"
-        )
-    return rows
+        loss = statistics.mean(best_row(r)["val_loss"] for r in runs)
+        return [", ".join(pct(v) for v in vals), pct(statistics.mean(vals)), f"{loss:.3f}"] + [
+            ", ".join(pct(r["test_acc"]) for r in res)
+        ]
+
+    header = ["runs", "what", "val acc (seeds 0, 1)", "mean val acc", "mean val loss (best epoch)"]
+    return seed_table(root, VALIDATION, header + ["test acc (best val epoch)"], cells)
 
 
 ROUND3 = {
@@ -138,26 +141,21 @@ ROUND3 = {
 
 def validation_1_3(root: Path) -> list[str]:
     """Round 3 on 1:3: the preset keeps its last epoch, so compare validation at the end of training."""
-    rows = [
-        "| runs | what | val acc, last epoch (seeds 0, 1) | mean val acc, last 10 epochs | mean val loss, last epoch "
-        "| best val acc (epoch) | test acc (last epoch) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, what in ROUND3.items():
-        runs = [root / f"{name}-s{s}" for s in (0, 1) if (root / f"{name}-s{s}" / "results.json").exists()]
-        if not runs:
-            rows.append(f"| {name}-sS | {what} | not run | | | | |")
-            continue
-        curves = [metric_rows(r) for r in runs]
-        res = [load(r) for r in runs]
+
+    def cells(runs: list[Path]) -> list[str]:
+        curves, res = [metric_rows(r) for r in runs], [load(r) for r in runs]
         tail = statistics.mean(float(row["val_acc"]) for c in curves for row in c[-10:])
-        loss = statistics.mean(float(c[-1]["val_loss"]) for c in curves)
-        best = ", ".join(f"{pct(r['val_acc'])} ({r['best_epoch']})" for r in res)
-        rows.append(
-            f"| {name}-sS | {what} | {', '.join(pct(float(c[-1]['val_acc'])) for c in curves)} | {pct(tail)} | "
-            f"{loss:.3f} | {best} | {', '.join(pct(r['test_acc_last_epoch']) for r in res)} |"
-        )
-    return rows
+        return [
+            ", ".join(pct(float(c[-1]["val_acc"])) for c in curves),
+            pct(tail),
+            f"{statistics.mean(float(c[-1]['val_loss']) for c in curves):.3f}",
+            ", ".join(f"{pct(r['val_acc'])} ({r['best_epoch']})" for r in res),
+            ", ".join(pct(r["test_acc_last_epoch"]) for r in res),
+        ]
+
+    header = ["runs", "what", "val acc, last epoch (seeds 0, 1)", "mean val acc, last 10 epochs"]
+    header += ["mean val loss, last epoch", "best val acc (epoch)", "test acc (last epoch)"]
+    return seed_table(root, ROUND3, header, cells)
 
 
 def metric_rows(run: Path) -> list[dict]:
@@ -169,11 +167,9 @@ def metric_rows(run: Path) -> list[dict]:
 
 def best_row(run: Path) -> dict:
     """The metrics.csv row of the run's best validation epoch."""
-    import csv
-
     best = load(run)["best_epoch"]
-    with open(run / "metrics.csv") as f:
-        return {k: float(v) for k, v in next(r for r in csv.DictReader(f) if int(r["epoch"]) == best).items() if v}
+    row = next(r for r in metric_rows(run) if int(r["epoch"]) == best)
+    return {k: float(v) for k, v in row.items() if v}
 
 
 RENAMED = ("best-", "one-", "v100-")  # runs of the preset that was called best then and is best128 now

@@ -33,7 +33,7 @@ class Classifier:
         seqs = [sequences] if single else list(sequences)
         joints = self.config.joints or NUM_JOINTS  # the run's layout (FPHA: 21 joints)
         frames = [as_frames(s, f"sequence {i}", joints) for i, s in enumerate(seqs)]
-        if check and joints == NUM_JOINTS:
+        if check:
             for i, f in enumerate(frames):
                 check_hand(f, f"sequence {i}")
         data = SequenceSet(frames, np.zeros(len(frames), dtype=np.int64), self.encoder)

@@ -14,7 +14,6 @@ import numpy as np
 from .config import DEVICES, ON_BAD, PROTOCOLS, Config, coerce, load_yaml, make_config, validate
 from .errors import HandRNNError, Interrupted
 from .runs import CHECKPOINTS
-from .skeleton import NUM_JOINTS
 
 DEVICE_HELP = "cpu | cuda | auto (cuda when there is one)"
 
@@ -200,11 +199,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.stream:
         return predict_stream(model, encoder, state, out, args, stride)
     from .datasets import check_hand, read_sequence
+    from .evaluation import checkpoint_joints
     from .stream import classify, segments, windows
 
-    joints = state["config"].get("joints") or NUM_JOINTS  # the run's layout (FPHA: 21 joints)
+    joints = checkpoint_joints(state)  # the run's layout (FPHA: 21 joints)
     seqs = [(Path(f), read_sequence(Path(f), joints)) for f in args.files]  # all read before any is classified
-    if not args.no_check and joints == NUM_JOINTS:
+    if not args.no_check:
         for path, seq in seqs:
             check_hand(seq, str(path))
     for path, seq in seqs:
@@ -218,11 +218,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def predict_stream(model, encoder, state: dict, out: Reporter, args: argparse.Namespace, stride: int) -> int:
     from .datasets import check_hand
+    from .evaluation import checkpoint_joints
     from .stream import Streamer, read_frames, segments, windows
 
-    joints = state["config"].get("joints") or NUM_JOINTS
-    frames = read_frames(sys.stdin, joints)
-    if not args.no_check and joints == NUM_JOINTS:
+    frames = read_frames(sys.stdin, checkpoint_joints(state))
+    if not args.no_check:
         frames = checked(frames, check_hand)
     if args.window:
         results = []

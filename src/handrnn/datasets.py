@@ -114,7 +114,10 @@ def as_frames(x, where: str, joints: int = NUM_JOINTS) -> np.ndarray:
 
 def check_hand(frames: np.ndarray, where: str) -> None:
     """Refuse a sequence that is not in millimetres or not in FPHA's joint order (a model would still give
-    a confident answer): the palm size must be plausible and the bone lengths in FPHA's proportions."""
+    a confident answer): the palm size must be plausible and the bone lengths in FPHA's proportions. Another
+    joint layout (own data with its layout.json) has no reference hand: nothing to check."""
+    if frames.shape[1] != NUM_FEATURES:
+        return
     joints = frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS).astype(np.float64)
     palm = float(np.linalg.norm(joints[:, list(MCP_JOINTS)] - joints[:, :1], axis=-1).mean())
     low, high = PALM_MM

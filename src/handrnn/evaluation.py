@@ -15,6 +15,7 @@ from .errors import HandRNNError
 from .metrics import classification_report, macro_f1
 from .models import build_model
 from .runs import RunDir
+from .skeleton import NUM_JOINTS
 from .training import predict, resolve_device
 
 
@@ -41,6 +42,11 @@ def load_model(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> 
         ) from None
     model = model.to(resolve_device(device))
     return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"])), state
+
+
+def checkpoint_joints(state: dict) -> int:
+    """Joints per frame of the data a checkpoint was trained on (FPHA's 21 for runs made before the field)."""
+    return state["config"].get("joints") or NUM_JOINTS
 
 
 def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:

@@ -150,7 +150,7 @@ def reference_path(model: nn.Module) -> nn.Module:
 
 def export(run_dir: Path, fmt: str, out: Path | None = None, checkpoint: str = "best") -> Path:
     """Write the run's model as ONNX or TorchScript; returns the file's path."""
-    from .evaluation import load_model
+    from .evaluation import checkpoint_joints, load_model
 
     if fmt not in FORMATS:
         raise HandRNNError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -159,8 +159,7 @@ def export(run_dir: Path, fmt: str, out: Path | None = None, checkpoint: str = "
     out = Path(out) if out else Path(run_dir) / f"model{SUFFIX[fmt]}"
     out.parent.mkdir(parents=True, exist_ok=True)
     refuse_link(out)
-    joints = state["config"].get("joints") or NUM_JOINTS
-    example = torch.randn(1, 40, joints * NUM_COORDS) * 30 + 300
+    example = torch.randn(1, 40, checkpoint_joints(state) * NUM_COORDS) * 30 + 300
     meta = {"actions": json.dumps(list(state["actions"])), "config": json.dumps(state["config"])}
     with torch.no_grad():
         if fmt == "torchscript":
