@@ -26,16 +26,24 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do echo "best-cw3-s$s --protocol cw3 --preset best128 --seed $s"; done
   echo "best-1-3 --protocol 1:3 --preset best128"
   echo "best-3-1 --protocol 3:1 --preset best128"
-  # the best preset (256 units, 100 epochs, chosen by experiments/accuracy_validation.sh), most wanted first
+  # the previous preset (best256: 256 units, 100 epochs, chosen by experiments/accuracy_validation.sh's rounds 2-3)
   for s in 0 1 2; do
-    echo "best256-1-1-s$s --protocol 1:1 --preset best --seed $s"
-    echo "one256-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"
+    echo "best256-1-1-s$s --protocol 1:1 --preset best256 --seed $s"
+    echo "one256-1-1-s$s --protocol 1:1 --preset best256 --members 1 --seed $s"
   done
-  echo "best256-1-3 --protocol 1:3 --preset best"  # 200 epochs (min_steps 1800 on 288 training sequences)
-  echo "best256-1-3-e100 --protocol 1:3 --preset best --min-steps 0"  # the preset before min_steps: 100 epochs
-  echo "best256-3-1 --protocol 3:1 --preset best"
-  for s in 0 1 2; do echo "best256-cw3-s$s --protocol cw3 --preset best --seed $s"; done
-  for f in 1 2 3 4 5 6; do echo "best256-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
+  echo "best256-1-3 --protocol 1:3 --preset best256"  # 200 epochs (min_steps 1800 on 288 training sequences)
+  echo "best256-1-3-e100 --protocol 1:3 --preset best256 --min-steps 0"  # the preset before min_steps: 100 epochs
+  echo "best256-3-1 --protocol 3:1 --preset best256"
+  for s in 0 1 2; do echo "best256-cw3-s$s --protocol cw3 --preset best256 --seed $s"; done
+  for f in 1 2 3 4 5 6; do echo "best256-xs-subject$f --protocol cross-subject --fold $f --preset best256"; done
+  # the best preset (best256 with palm-frame features, layer norm and stronger augmentation: rounds 4-5)
+  echo "best3-1-1-s0 --protocol 1:1 --preset best --seed 0"
+  echo "best3-1-3 --protocol 1:3 --preset best"
+  for s in 1 2; do echo "best3-1-1-s$s --protocol 1:1 --preset best --seed $s"; done
+  for s in 0 1 2; do echo "one3-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"; done
+  echo "best3-3-1 --protocol 3:1 --preset best"
+  for s in 0 1 2; do echo "best3-cw3-s$s --protocol cw3 --preset best --seed $s"; done
+  for f in 1 2 3 4 5 6; do echo "best3-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

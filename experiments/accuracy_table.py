@@ -54,12 +54,17 @@ def ablation(root: Path) -> list[str]:
 
 def presets(root: Path) -> list[str]:
     groups = {
-        "1:1, best (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
-        "1:1, best, one network": [f"one256-1-1-s{s}" for s in range(3)],
-        "1:3, best (min_steps 1800: 200 epochs)": ["best256-1-3"],
-        "1:3, best with --min-steps 0 (100 epochs)": ["best256-1-3-e100"],
-        "3:1, best": ["best256-3-1"],
-        "cw3, best": [f"best256-cw3-s{s}" for s in range(3)],
+        "1:1, best (3 members)": [f"best3-1-1-s{s}" for s in range(3)],
+        "1:1, best, one network": [f"one3-1-1-s{s}" for s in range(3)],
+        "1:3, best (200 epochs)": ["best3-1-3"],
+        "3:1, best": ["best3-3-1"],
+        "cw3, best": [f"best3-cw3-s{s}" for s in range(3)],
+        "1:1, best256 (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
+        "1:1, best256, one network": [f"one256-1-1-s{s}" for s in range(3)],
+        "1:3, best256 (min_steps 1800: 200 epochs)": ["best256-1-3"],
+        "1:3, best256 with --min-steps 0 (100 epochs)": ["best256-1-3-e100"],
+        "3:1, best256": ["best256-3-1"],
+        "cw3, best256": [f"best256-cw3-s{s}" for s in range(3)],
         "1:1, best128 (128 units, 60 epochs, 3 members)": [f"best-1-1-s{s}" for s in range(3)],
         "1:1, best128, one network": [f"one-1-1-s{s}" for s in range(3)],
         "cw3, best128": [f"best-cw3-s{s}" for s in range(3)],
@@ -80,7 +85,7 @@ def presets(root: Path) -> list[str]:
         spread = f"{100 * statistics.mean(accs):.2f} +- {100 * statistics.stdev(accs):.2f}%" if len(accs) > 1 else ""
         minutes = ", ".join(f"{r['train_seconds'] / 60:.1f}" for r in res)
         rows.append(f"| {label} | {', '.join(done)} | {', '.join(pct(a) for a in accs)} | {spread} | {minutes} |")
-    for prefix, preset in (("best256", "best"), ("best", "best128")):
+    for prefix, preset in (("best3", "best"), ("best256", "best256"), ("best", "best128")):
         rows += cross_subject(root, prefix, preset)
     return rows
 
@@ -158,6 +163,77 @@ def validation_1_3(root: Path) -> list[str]:
     return seed_table(root, ROUND3, header, cells)
 
 
+ROUND4 = {  # one change each to the best network (one network), 1:1; trained on the GPU machine (--device cuda)
+    "v4-base": "best's network (one network), 100 epochs",
+    "v4-layernorm": "+ layer norm on the pooled features",
+    "v4-aug-strong": "+ stronger augmentation: rotation 45 degrees, scale 0.3, jitter 4 mm",
+    "v4-dropout05": "+ dropout 0.5 (from 0.2)",
+    "v4-local-orient": "features local, vel, orient (palm-frame shape, motion, palm orientation) for pose, vel",
+    "v4-local": "+ features local",
+    "v4-pose-local-orient": "+ features local, orient",
+    "v4-framedrop": "+ frame dropping 0.1",
+    "v4-ema": "+ weight EMA 0.999",
+    "v4-attention": "attention pooling for mean",
+    "v4-lstm": "LSTM for GRU",
+    "v4-wd005": "weight decay 0.05 (from 0.01)",
+    "v4-e150": "150 epochs",
+    "v4-units384": "384 units",
+    "v4-lr2e-3": "learning rate 2e-3",
+    "v4-batch16": "batch 16",
+}
+SEED1_EPOCH = 73  # every round-4 seed-1 run but units384 and batch16 got this far before the device time ran out
+
+
+def tail_mean(curve: list[dict], key: str, end: int) -> float:
+    """Mean of `key` over the 10 epochs up to `end`."""
+    return statistics.mean(float(row[key]) for row in curve[end - 10 : end])
+
+
+def validation_round4(root: Path) -> list[str]:
+    """Round 4: seed 0 at the end of training, seed 1 at epoch SEED1_EPOCH (as far as all but two got)."""
+    header = ["runs", "what", "seed 0: val acc, mean of its last 10 epochs", "val loss, same epochs"]
+    header += [f"seed 1: val acc, mean of epochs {SEED1_EPOCH - 9}-{SEED1_EPOCH}", "val loss, same epochs"]
+    header += ["seed 0: test acc (last epoch)"]
+    rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for name, what in ROUND4.items():
+        cells = []
+        for seed, end in ((0, None), (1, SEED1_EPOCH)):
+            run = root / f"{name}-s{seed}"
+            curve = metric_rows(run) if (run / "metrics.csv").exists() else []
+            stop = end or len(curve)
+            if len(curve) < max(stop, 10) or (end is None and not (run / "results.json").exists()):
+                cells += ["not reached", ""]
+                continue
+            cells += [pct(tail_mean(curve, "val_acc", stop)), f"{tail_mean(curve, 'val_loss', stop):.3f}"]
+        s0 = root / f"{name}-s0"
+        cells.append(pct(load(s0)["test_acc_last_epoch"]) if (s0 / "results.json").exists() else "")
+        rows.append("| " + " | ".join([f"{name}-sS", what, *cells]) + " |")
+    return rows
+
+
+ROUND5 = {  # round 4's best changes together, on the CPU (today's best is v5-ln-aug-lo)
+    "v100-units256": "best256's network (one network), 100 epochs (round 2's run)",
+    "v5-ln-aug": "+ layer norm, stronger augmentation (rotation 45, scale 0.3, jitter 4)",
+    "v5-ln-aug-lo": "+ layer norm, stronger augmentation, features local, vel, orient (the preset now)",
+}
+
+
+def validation_round5(root: Path) -> list[str]:
+    """Round 5: the preset keeps its last epoch, so compare validation at the end of training."""
+
+    def cells(runs: list[Path]) -> list[str]:
+        last = [metric_rows(r)[-1] for r in runs]
+        return [
+            ", ".join(pct(float(row["val_acc"])) for row in last),
+            pct(statistics.mean(float(row["val_acc"]) for row in last)),
+            f"{statistics.mean(float(row['val_loss']) for row in last):.3f}",
+            ", ".join(pct(load(r)["test_acc_last_epoch"]) for r in runs),
+        ]
+
+    header = ["runs", "what", "val acc, last epoch (seeds 0, 1)", "mean val acc", "mean val loss, last epoch"]
+    return seed_table(root, ROUND5, header + ["test acc (last epoch)"], cells)
+
+
 def metric_rows(run: Path) -> list[dict]:
     import csv
 
@@ -173,6 +249,7 @@ def best_row(run: Path) -> dict:
 
 
 RENAMED = ("best-", "one-", "v100-")  # runs of the preset that was called best then and is best128 now
+RENAMED_256 = ("best256-", "one256-", "v13-", "v4-", "v5-")  # likewise, of the preset that is best256 now
 # Runs made before the preset had min_steps (or under another folder name): (recorded, today's equivalent)
 TODAY = {
     "best256-1-3-e100": (
@@ -188,15 +265,18 @@ TODAY = {
 
 def commands(root: Path) -> list[str]:
     out = []
-    for run in sorted(p.parent for p in root.glob("*/command.json") if (p.parent / "results.json").exists()):
-        argv = load(run)["argv"]
+    for run in sorted(p.parent for p in root.glob("*/command.json") if (p.parent / "metrics.csv").exists()):
+        argv = " ".join(json.loads((run / "command.json").read_text())["argv"])
         if run.name.startswith(RENAMED):  # today's name of the preset it ran
             argv = argv.replace("--preset best ", "--preset best128 ")
+        if run.name.startswith(RENAMED_256):
+            argv = argv.replace("--preset best ", "--preset best256 ")
         if run.name in TODAY:
             recorded, today = TODAY[run.name]
             assert recorded in argv, (run.name, argv)
             argv = argv.replace(recorded, today)
-        out.append(f"- `{run.name}`: `{argv}`")
+        stopped = "" if (run / "results.json").exists() else f" (stopped after epoch {len(metric_rows(run))})"
+        out.append(f"- `{run.name}`{stopped}: `{argv}`")
     return out
 
 
@@ -226,6 +306,8 @@ def main(root: str) -> None:
     print("\n".join(["### Ablation (1:1, seed 0)", "", *ablation(root), "", "### The best preset", "", *presets(root)]))
     print("\n".join(["", "### Validation runs that chose the best preset (1:1)", "", *validation(root)]))
     print("\n".join(["", "### Validation runs on 1:3", "", *validation_1_3(root)]))
+    print("\n".join(["", "### Validation round 4 (1:1, GPU)", "", *validation_round4(root)]))
+    print("\n".join(["", "### Validation round 5 (1:1)", "", *validation_round5(root)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 

@@ -2,26 +2,73 @@
 # Validation runs that chose the best preset (validation carved from training, seeds 0 and 1). Round 2 (1:1): the
 # best128 network with a 100-epoch schedule, and with one change each. Round 3 (1:3, whose quarter of the data
 # gives half the optimiser steps of 1:1 per epoch): the best network at 100 and 200 epochs.
-# Runs that already have results.json are kept.
-# Usage: JOBS=2 experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Round 4 (1:1 and 1:3, three seeds on 1:1): the best network with one change each, among them the palm-frame
+# features (local, orient); round 5: round 4's best changes together. ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
+# Usage: JOBS=2 [ROUNDS="2 3 4 5"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
-commands() {
+round2() {
   for s in 0 1; do
     echo "v100-s$s $base --seed $s"
     echo "v100-dists-angles-s$s $base --seed $s --features pose,vel,dists,angles"
     echo "v100-depth2-s$s $base --seed $s --depth 2"
     echo "v100-units256-s$s $base --seed $s --num-units 256"
   done
+}
+round3() {
   # (v13-e100-s0, -s1 and v13-e200-s0 ran before the preset had min_steps: their lines here add --min-steps 0)
   for s in 0 1; do
     for e in 100 200; do
-      echo "v13-e$e-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --epochs $e --min-steps 0 --seed $s"
+      echo "v13-e$e-s$s --protocol 1:3 --preset best256 --members 1 --val-fraction 0.1 --epochs $e --min-steps 0 --seed $s"
     done
   done
   # the preset's rule (min_steps 1800: 225 epochs on these 243 training sequences), seed 1
-  echo "v13-ms1800-s1 --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --epochs 200 --seed 1"
+  echo "v13-ms1800-s1 --protocol 1:3 --preset best256 --members 1 --val-fraction 0.1 --epochs 200 --seed 1"
+}
+round4() {  # name-suffix flags: one change each to the best network; seeds 0 and 1 first, then 1:3, then seed 2
+  local changes=(
+    "base "
+    "local --features pose,vel,local"
+    "local-orient --features local,vel,orient"
+    "pose-local-orient --features pose,vel,local,orient"
+    "dropout05 --dropout 0.5"
+    "framedrop --drop 0.1"
+    "ema --ema 0.999"
+    "aug-strong --rotate 45 --scale 0.3 --jitter 4"
+    "layernorm --layer-norm"
+    "attention --pool attention"
+    "lstm --cell lstm"
+    "wd005 --weight-decay 0.05"
+    "e150 --epochs 150"
+    "units384 --num-units 384"
+    "lr2e-3 --lr 2e-3"
+    "batch16 --batch-size 16"
+  )
+  local c s
+  for s in 0 1; do
+    for c in "${changes[@]}"; do echo "v4-${c%% *}-s$s --protocol 1:1 --preset best256 --members 1 --val-fraction 0.1 --seed $s ${c#* }"; done
+  done
+  for s in 0 1; do
+    for c in "${changes[@]:0:8}"; do
+      echo "v4-13-${c%% *}-s$s --protocol 1:3 --preset best256 --members 1 --val-fraction 0.1 --seed $s ${c#* }"
+    done
+  done
+  for c in "${changes[@]}"; do echo "v4-${c%% *}-s2 --protocol 1:1 --preset best256 --members 1 --val-fraction 0.1 --seed 2 ${c#* }"; done
+}
+round5() {  # round 4's best changes together (CPU), on 1:1 and 1:3
+  local s together="--layer-norm --rotate 45 --scale 0.3 --jitter 4"
+  for s in 0 1; do
+    echo "v5-ln-aug-s$s --protocol 1:1 --preset best256 --members 1 --val-fraction 0.1 --seed $s $together"
+    echo "v5-ln-aug-lo-s$s --protocol 1:1 --preset best256 --members 1 --val-fraction 0.1 --seed $s $together --features local,vel,orient"
+  done
+  for s in 0 1; do
+    echo "v5-13-ln-aug-s$s --protocol 1:3 --preset best256 --members 1 --val-fraction 0.1 --seed $s $together"
+  done
+}
+commands() {
+  local r
+  for r in ${ROUNDS:-2 3 4 5}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

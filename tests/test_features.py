@@ -101,3 +101,31 @@ def test_feature_names_agree_with_the_config_lists():
     assert set(JOINT_FEATURES) == set(features.PER_JOINT)
     with pytest.raises(HandRNNError, match="features = 'pose,speed'"):
         make_config(features="pose,speed")
+
+
+def test_the_palm_frame_of_the_flat_synthetic_hand():
+    x = moving(frames=2)
+    r = features.palm_frame(x)
+    assert np.allclose(r @ r.transpose(0, 2, 1), np.eye(3))  # orthonormal rows
+    assert np.allclose(r[:, 0], [np.cos(0.6), np.sin(0.6), 0])  # up: towards the middle MCP (finger 2)
+    assert np.allclose(r[:, 2], [0, 0, 1]) or np.allclose(r[:, 2], [0, 0, -1])  # normal: out of the flat palm
+    assert np.allclose(np.linalg.det(r), 1)  # a rotation, not a reflection
+    loc = features.local(x)
+    middle_mcp = MCP_JOINTS[2]
+    assert np.allclose(loc[:, 0], 0) and np.allclose(loc[:, middle_mcp], [1.0, 0.0, 0.0])  # (2 along up) / palm 2
+    assert np.allclose(loc[..., 2], 0)  # a flat hand lies in its own palm plane
+    assert np.allclose(features.orientation(x), r.reshape(2, 9))
+
+
+def test_local_is_unchanged_when_the_hand_turns_and_orient_turns_with_it():
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.linalg.det(q)  # a proper rotation
+    x = moving() + rng.normal(0, 0.1, (6, 21, 3))
+    turned = x @ q.T + 7.0
+    assert np.allclose(features.local(turned), features.local(x))
+    assert not np.allclose(features.pose(turned), features.pose(x))
+    r, r_turned = features.palm_frame(x), features.palm_frame(turned)
+    assert np.allclose(r_turned, r @ q.T)  # each axis turned by q
+    joints = features.pose(x)
+    assert np.allclose(np.einsum("tki,tij->tkj", features.local(x), r), joints)  # local back to pose

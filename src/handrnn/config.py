@@ -26,9 +26,9 @@ OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "cosine", "onecycle")
 ON_BAD = ("error", "skip")
 DEVICES = ("cpu", "cuda", "auto")
-FEATURE_NAMES = ("xyz", "pose", "vel", "vel4", "bones", "dirs", "dists", "angles")  # features.py computes them
+FEATURE_NAMES = ("xyz", "pose", "vel", "vel4", "local", "bones", "dirs", "dists", "angles", "orient")  # features.py
 FPHA_JOINTS = 21  # skeleton.NUM_JOINTS (this module imports nothing of handrnn's but errors)
-JOINT_FEATURES = ("xyz", "pose", "vel", "vel4")  # [T, 21, 3] each: the HRNN can split them by finger
+JOINT_FEATURES = ("xyz", "pose", "vel", "vel4", "local")  # [T, 21, 3] each: the HRNN can split them by finger
 
 
 def opt(default: Any, help: str) -> Any:
@@ -46,7 +46,7 @@ class Config:
     fold: int = opt(0, "cross-subject: 0 = all six folds, s = leave out subject s only")
     val_fraction: float = opt(0.1, "carved from training, stratified, for model selection")
     normalise: str = opt("zscore", "none | zscore | hand (xyz only) (fitted on training data only)")
-    features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 bones dirs dists angles (docs/accuracy.md)")
+    features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 local bones dirs dists angles orient")
     joints: int = opt(0, "joints per frame: 0 = the data's (FPHA: 21); another layout trains model rnn on xyz only")
     lengths: str = opt("bucket", "pad (CW3: all to the dataset maximum, masked) | bucket | pack")
     # model

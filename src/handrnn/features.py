@@ -6,7 +6,8 @@ features are [T, D]. `encode` puts the chosen ones side by side: per-joint block
 ([T, 21 x k], joint j in columns j*k:(j+1)*k), then global blocks.
 
 Lengths are scaled by the sequence's palm size (mean wrist-to-MCP distance), so a large and a small
-hand, or a hand in other units, give the same features.
+hand, or a hand in other units, give the same features. `local` and `orient` split a frame into the
+hand's shape in its own palm frame (unchanged when the whole hand turns) and that frame's orientation.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_COORDS, NUM_JOINTS, WRIST
+from .skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_COORDS, NUM_JOINTS, PALM_ACROSS, PALM_UP, WRIST
 
 LONG_STRIDE = 4  # frames spanned by the long-stride velocity "vel4"
 
@@ -52,6 +53,30 @@ def long_velocity(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     return velocity(joints, palm, LONG_STRIDE)
 
 
+def unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def palm_frame(joints: np.ndarray) -> np.ndarray:
+    """Each frame's palm axes as the rows of a rotation [T, 3, 3]: up (wrist to the middle MCP), across
+    (index MCP to pinky MCP, made square to up), and their cross product, the palm's normal."""
+    up = unit(joints[:, PALM_UP[1]] - joints[:, PALM_UP[0]])
+    across = joints[:, PALM_ACROSS[1]] - joints[:, PALM_ACROSS[0]]
+    across = unit(across - (across * up).sum(-1, keepdims=True) * up)
+    return np.stack([up, across, np.cross(up, across)], axis=1)
+
+
+def local(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
+    """Joints relative to the wrist in the same frame's palm axes, in palm sizes: [T, 21, 3] (the hand's
+    shape alone: unchanged by translation, scale and any rotation of the hand)."""
+    return np.einsum("tij,tkj->tki", palm_frame(joints), pose(joints, palm))
+
+
+def orientation(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
+    """The palm axes of each frame (palm_frame's rows), flattened: [T, 9] (where the hand faces)."""
+    return palm_frame(joints).reshape(len(joints), 9)
+
+
 def bones(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """Bone vectors (child minus parent, skeleton.BONES order) in palm sizes: [T, 20 x 3]."""
     parent, child = (list(side) for side in zip(*BONES))
@@ -61,8 +86,7 @@ def bones(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
 def bone_directions(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     """Unit bone vectors: [T, 20 x 3] (scale invariant)."""
     parent, child = (list(side) for side in zip(*BONES))
-    v = joints[:, child] - joints[:, parent]
-    return (v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)).reshape(len(joints), -1)
+    return unit(joints[:, child] - joints[:, parent]).reshape(len(joints), -1)
 
 
 def distances(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
@@ -76,7 +100,7 @@ def angles(joints: np.ndarray, palm: float | None = None) -> np.ndarray:
     out = []
     for chain in FINGER_CHAINS:
         v = joints[:, list(chain[1:])] - joints[:, list(chain[:-1])]  # [T, 4, 3]: the finger's bones in order
-        v = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+        v = unit(v)
         out.append((v[:, :-1] * v[:, 1:]).sum(-1))
     return np.concatenate(out, axis=1)
 
@@ -87,12 +111,14 @@ PER_JOINT: dict[str, Callable[..., np.ndarray]] = {
     "pose": pose,
     "vel": velocity,
     "vel4": long_velocity,
+    "local": local,
 }
 GLOBAL: dict[str, Callable[..., np.ndarray]] = {
     "bones": bones,
     "dirs": bone_directions,
     "dists": distances,
     "angles": angles,
+    "orient": orientation,
 }
 
 

@@ -25,6 +25,9 @@ def finger_chain(f: int) -> tuple[int, ...]:
 
 FINGER_CHAINS: tuple[tuple[int, ...], ...] = tuple(finger_chain(f) for f in range(len(FINGERS)))
 MCP_JOINTS: tuple[int, ...] = tuple(chain[1] for chain in FINGER_CHAINS)
+# The palm's axes (features.palm_frame): up from the wrist to the middle MCP, across from index to pinky MCP.
+PALM_UP: tuple[int, int] = (WRIST, MCP_JOINTS[2])
+PALM_ACROSS: tuple[int, int] = (MCP_JOINTS[1], MCP_JOINTS[4])
 # Bones are the consecutive joint pairs of each finger chain (wrist-MCP, MCP-PIP, PIP-DIP, DIP-TIP).
 BONES: tuple[tuple[int, int], ...] = tuple(
     (chain[i], chain[i + 1]) for chain in FINGER_CHAINS for i in range(len(chain) - 1)
