@@ -138,9 +138,9 @@ def validation(root: Path) -> list[str]:
 
 
 ROUND3 = {
-    "v13-e100": "best's network (one network), 100 epochs (the preset's schedule before min_steps)",
+    "v13-e100": "best256's network (one network), 100 epochs (the preset's schedule before min_steps)",
     "v13-e200": "200 epochs",
-    "v13-ms1800": "min_steps 1800 (the preset now): 225 epochs on these 243 training sequences",
+    "v13-ms1800": "min_steps 1800 (both presets now): 225 epochs on these 243 training sequences",
 }
 
 
@@ -164,7 +164,7 @@ def validation_1_3(root: Path) -> list[str]:
 
 
 ROUND4 = {  # one change each to the best network (one network), 1:1; trained on the GPU machine (--device cuda)
-    "v4-base": "best's network (one network), 100 epochs",
+    "v4-base": "best256's network (one network), 100 epochs",
     "v4-layernorm": "+ layer norm on the pooled features",
     "v4-aug-strong": "+ stronger augmentation: rotation 45 degrees, scale 0.3, jitter 4 mm",
     "v4-dropout05": "+ dropout 0.5 (from 0.2)",
