@@ -24,11 +24,14 @@ ABLATION = {
 }
 
 
-def load(run: Path) -> dict:
-    res = json.loads((run / "results.json").read_text())
+def argv(run: Path) -> str:
+    """The run's recorded command line ("" for runs made before command.json existed)."""
     cmd = run / "command.json"
-    res["argv"] = " ".join(json.loads(cmd.read_text())["argv"]) if cmd.exists() else ""
-    return res
+    return " ".join(json.loads(cmd.read_text())["argv"]) if cmd.exists() else ""
+
+
+def load(run: Path) -> dict:
+    return {**json.loads((run / "results.json").read_text()), "argv": argv(run)}
 
 
 def pct(x: float) -> str:
@@ -266,17 +269,17 @@ TODAY = {
 def commands(root: Path) -> list[str]:
     out = []
     for run in sorted(p.parent for p in root.glob("*/command.json") if (p.parent / "metrics.csv").exists()):
-        argv = " ".join(json.loads((run / "command.json").read_text())["argv"])
+        line = argv(run)
         if run.name.startswith(RENAMED):  # today's name of the preset it ran
-            argv = argv.replace("--preset best ", "--preset best128 ")
+            line = line.replace("--preset best ", "--preset best128 ")
         if run.name.startswith(RENAMED_256):
-            argv = argv.replace("--preset best ", "--preset best256 ")
+            line = line.replace("--preset best ", "--preset best256 ")
         if run.name in TODAY:
             recorded, today = TODAY[run.name]
-            assert recorded in argv, (run.name, argv)
-            argv = argv.replace(recorded, today)
+            assert recorded in line, (run.name, line)
+            line = line.replace(recorded, today)
         stopped = "" if (run / "results.json").exists() else f" (stopped after epoch {len(metric_rows(run))})"
-        out.append(f"- `{run.name}`{stopped}: `{argv}`")
+        out.append(f"- `{run.name}`{stopped}: `{line}`")
     return out
 
 
