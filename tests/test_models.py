@@ -244,3 +244,47 @@ def test_an_ensemble_averages_its_members_probabilities_and_trains_each_member()
     loss, _ = train_one_epoch(model, data, [np.arange(5)], opt)
     assert np.isfinite(loss)
     assert all(not torch.equal(b, p) for b, p in zip(before, model.parameters()) if p.grad is not None)
+
+
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"bidirectional": True, "pool": "mean", "layer_norm": True},
+        {"bidirectional": True, "pool": "last"},
+        {"bidirectional": False, "pool": "last", "depth": 2},
+        {"bidirectional": True, "pool": "max", "depth": 2},
+    ],
+)
+def test_fused_members_give_the_logits_and_gradients_of_members_one_after_another(cell, shape):
+    """--fuse-members runs every member and direction as a group of the grouped kernel: the same maths."""
+    from handrnn.config import make_config
+    from handrnn.models import Ensemble, build_model
+
+    torch.manual_seed(0)
+    model = build_model(make_config(members=3, num_units=8, cell=cell, fuse_members=True, **shape), 5)
+    assert isinstance(model, Ensemble) and model.fused and model.can_fuse()
+    model.eval()  # dropout off: both paths see the same values
+    x, lengths, y = torch.randn(5, 9, 63), torch.tensor([9, 3, 6, 1, 7]), torch.tensor([0, 1, 2, 3, 4])
+    x[1, 3:] = x[3, 1:] = -99.0  # padding, as batches carry it
+    grads = []
+    for fused in (True, False):
+        model.fused = fused
+        model.zero_grad()
+        members = model.forward_members(x, lengths)
+        sum(nn.functional.cross_entropy(m, y) for m in members).backward()
+        grads.append((members.detach(), [p.grad.clone() for p in model.parameters()]))
+    (fused_logits, fused_grads), (logits, reference) = grads
+    torch.testing.assert_close(fused_logits, logits, rtol=1e-5, atol=1e-5)
+    for a, b in zip(fused_grads, reference):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_members_that_the_grouped_kernel_cannot_run_fall_back_to_one_after_another():
+    from handrnn.config import make_config
+    from handrnn.models import build_model
+
+    model = build_model(make_config(members=2, num_units=8, cell="lstm", fuse_members=True), 5)
+    assert model.fused and not model.can_fuse()
+    x, lengths = torch.randn(2, 4, 63), torch.tensor([4, 2])
+    assert model.forward_members(x, lengths).shape == (2, 2, 5)

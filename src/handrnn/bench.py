@@ -129,13 +129,24 @@ def ensemble_cost(seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budge
     train = SequenceSet(seqs, labels, Encoder.fit(cfg.feature_names(), cfg.normalise, seqs), augmentation(cfg))
     one = time_training(cfg, train, pad_to, budget)["seconds_per_epoch"]
     many = time_training(dataclasses.replace(cfg, members=members), train, pad_to, budget)["seconds_per_epoch"]
-    return {"model": describe(cfg), "members": members, "one_member_s": one, "ensemble_s": many, "ratio": many / one}
+    fused = dataclasses.replace(cfg, members=members, fuse_members=True)
+    together = time_training(fused, train, pad_to, budget)["seconds_per_epoch"]
+    return {
+        "model": describe(cfg),
+        "members": members,
+        "one_member_s": one,
+        "ensemble_s": many,
+        "ratio": many / one,
+        "fused_s": together,
+        "fused_ratio": together / one,
+    }
 
 
 def format_ensemble(e: dict) -> str:
+    fused = f", fused (--fuse-members) {e['fused_s']:.2f} s/epoch ({e['fused_ratio']:.2f}x)" if "fused_s" in e else ""
     return (
         f"{e['model']}: one network {e['one_member_s']:.2f} s/epoch, {e['members']} members "
-        f"{e['ensemble_s']:.2f} s/epoch ({e['ratio']:.2f}x)"
+        f"{e['ensemble_s']:.2f} s/epoch ({e['ratio']:.2f}x){fused}"
     )
 
 

@@ -63,6 +63,9 @@ class Config:
     layer_norm: bool = opt(False, "layer norm on the pooled features before dropout")
     dropout: float = opt(0.2, "before the classifier (CW3 gives no rate)")
     members: int = opt(1, "an ensemble of this many networks trained together; their probabilities are averaged")
+    fuse_members: bool = opt(
+        False, "ensemble of flat GRU/SimpleRNN networks: all members' layers in one grouped-kernel call per layer"
+    )
     # augmentation of training sequences, on the fly (0 = off)
     speed: float = opt(0.0, "play speed factor log-uniform in [1/(1+s), 1+s]")
     crop: float = opt(0.0, "keep a random window of at least 1 - crop of the frames")

@@ -141,10 +141,13 @@ class FingerLayers(nn.Module):
 
 
 def reference_path(model: nn.Module) -> nn.Module:
-    """The model with every HRNN's finger level on PyTorch's own layers (the grouped kernel does not trace)."""
+    """The model with every HRNN's finger level and ensemble on PyTorch's own layers (the grouped kernel does
+    not trace)."""
     for m in model.modules():
         if isinstance(m, HRNN) and isinstance(m.fingers, FingerRNN):
             m.fingers = FingerLayers(m.fingers)
+        if isinstance(m, Ensemble):
+            m.fused = False  # its members one after another, on PyTorch's layers
     return model.eval()
 
 

@@ -118,6 +118,7 @@ class RNNClassifier(Classifier):
     ):
         super().__init__()
         self.pack_sequences, self.bidirectional, self.pool_kind = pack_sequences, bidirectional, pool
+        self.cell, self.depth = cell, depth
         inner_dropout = dropout if depth > 1 else 0.0
         if bidirectional:
             self.layers = nn.ModuleList(
@@ -148,14 +149,32 @@ class RNNClassifier(Classifier):
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, D], lengths [B] -> [B, F] (F = num_units, or 2 x num_units when bidirectional)."""
         if self.bidirectional:
-            out = self._bidirectional_outputs(x, lengths)
-            if self.pool is not None:
-                return self.pool(out, lengths)
-            half = out.shape[-1] // 2  # forward state after the last frame, backward state after the first
-            return torch.cat([last_output(out[..., :half], lengths), out[:, 0, half:]], -1)
+            return self.read_out(self._bidirectional_outputs(x, lengths), lengths)
         if self.pool is not None:
             return self.pool(self.rnn(x)[0], lengths)
         return final_state(self.rnn, pack(x, lengths) if self.pack_sequences else x, lengths)
+
+    def read_out(self, out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The top layer's frame outputs [B, T, F] (backward half, if any, in frame order) -> features [B, F]."""
+        if self.pool is not None:
+            return self.pool(out, lengths)
+        if not self.bidirectional:
+            return last_output(out, lengths)
+        half = out.shape[-1] // 2  # forward state after the last frame, backward state after the first
+        return torch.cat([last_output(out[..., :half], lengths), out[:, 0, half:]], -1)
+
+    def layer_weights(self, layer: int) -> list[tuple[torch.Tensor, ...]]:
+        """(w_ih, w_hh, b_ih, b_hh) of each direction (forward first) of recurrent layer `layer`."""
+        if self.bidirectional:
+            return [(r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0) for r in self.layers[layer]]
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return [tuple(getattr(self.rnn, f"{n}_l{layer}") for n in names)]
+
+    def layer_dropout(self, x: torch.Tensor) -> torch.Tensor:
+        """What the layers between recurrent layers do to their input (dropout when depth > 1)."""
+        if self.bidirectional:
+            return self.inner_dropout(x)
+        return nn.functional.dropout(x, self.rnn.dropout, self.training)
 
     def stream(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, object]:
         """Online use: frames x [B, T', D] continuing from `state` -> (logits after the last frame, state).
@@ -329,9 +348,10 @@ class Ensemble(nn.Module):
     """Several models as one predictor: the mean of their probabilities. Trained together, each member on
     its own loss (`forward_members`), from its own initial weights and dropout."""
 
-    def __init__(self, members: list[nn.Module]):
+    def __init__(self, members: list[nn.Module], fused: bool = False):
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.fused = fused  # run the members' layers together through the grouped kernel, where they can
 
     @property
     def num_classes(self) -> int:
@@ -339,7 +359,16 @@ class Ensemble(nn.Module):
 
     def forward_members(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, D], lengths [B] -> each member's logits [M, B, C]."""
+        if self.fused and self.can_fuse():
+            outs = fused_outputs(list(self.members), x, lengths)
+            return torch.stack([m.forward_head(m.read_out(o, lengths)) for m, o in zip(self.members, outs)])
         return torch.stack([m(x, lengths) for m in self.members])
+
+    def can_fuse(self) -> bool:
+        """Whether the members are flat GRU/SimpleRNN networks that the grouped kernel can run together."""
+        return all(
+            isinstance(m, RNNClassifier) and m.cell in GROUPED_CELLS and not m.pack_sequences for m in self.members
+        )
 
     @staticmethod
     def combine(member_logits: torch.Tensor) -> torch.Tensor:
@@ -355,6 +384,28 @@ class Ensemble(nn.Module):
         return self.combine(torch.stack([o[0] for o in outs])), [o[1] for o in outs]
 
 
+def fused_outputs(members: list[RNNClassifier], x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+    """Each member's top-layer frame outputs [B, T, F], layer by layer through one grouped-kernel call for
+    all members and directions (each a group): the maths of running them one after another."""
+    steps, inputs = x.shape[1], [x] * len(members)
+    for layer in range(members[0].depth):
+        if layer:
+            inputs = [m.layer_dropout(h) for m, h in zip(members, inputs)]
+        columns, weights = [], []
+        for m, h in zip(members, inputs):
+            directions = m.layer_weights(layer)
+            columns += [h, reverse_padded(h, lengths)][: len(directions)]
+            weights += directions
+        w_ih, w_hh, b_ih, b_hh = (torch.stack(w) for w in zip(*weights))
+        out, _ = grouped_rnn(members[0].cell, torch.cat(columns, -1), lengths, w_ih, w_hh, b_ih, b_hh)
+        groups = out[:, :steps].chunk(len(weights), -1)  # [B, T, H] each, 0 after a sequence's end
+        if members[0].bidirectional:
+            inputs = [torch.cat([f, reverse_padded(b, lengths)], -1) for f, b in zip(groups[::2], groups[1::2])]
+        else:
+            inputs = list(groups)
+    return inputs
+
+
 MODELS = {"rnn": RNNClassifier, "hrnn": HRNN}
 
 
@@ -362,7 +413,7 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
     """The model that `cfg` describes, for inputs encoded with cfg's features: one network, or an
     Ensemble of cfg.members networks."""
     if cfg.members > 1:
-        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)])
+        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)], fused=cfg.fuse_members)
     return build_one(cfg, num_classes)
 
 
