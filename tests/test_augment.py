@@ -46,6 +46,22 @@ def test_scale_multiplies_all_bones_by_one_factor_in_range():
     assert np.allclose(ratio, ratio.flat[0]) and 0.8 <= ratio.flat[0] <= 1.2
 
 
+def test_bones_scales_each_bone_by_its_own_factor_keeping_directions_and_the_wrist():
+    x = hand_sequence()
+    y = augment.bones(x, np.random.default_rng(9), 0.2)
+    ratio = bone_lengths(y) / bone_lengths(x)  # [T, bones]
+    assert np.allclose(ratio, ratio[:1])  # one factor per bone, the same in every frame
+    assert np.all((0.8 <= ratio) & (ratio <= 1.2)) and np.ptp(ratio[0]) > 0.05  # bones differ from each other
+    parent, child = map(list, zip(*BONES))
+    unit = lambda z: (z[:, child] - z[:, parent]) / bone_lengths(z)[..., None]  # noqa: E731
+    assert np.allclose(unit(y), unit(x))  # every bone points where it did: joint angles unchanged
+    assert np.allclose(y[:, 0], x[:, 0])  # the wrist stays
+    assert not np.allclose(y, x)
+    assert np.allclose(augment.bones(x, np.random.default_rng(9), 0.0), x)
+    with pytest.raises(ValueError, match="21 joints"):
+        augment.bones(np.zeros((5, 16, 3)), np.random.default_rng(0), 0.1)
+
+
 def test_jitter_adds_noise_of_the_given_size():
     x = hand_sequence(200)
     y = augment.jitter(x, np.random.default_rng(4), 2.0)

@@ -222,6 +222,7 @@ CONFIG_CASES = [
     ("bidirectional hrnn", "model: hrnn\nbidirectional: true\n", "model rnn only"),
     ("bad pool", "pool: median\n", "pool = 'median'"),
     ("ema out of range", "ema: 1.0\n", "ema must be in [0, 1)"),
+    ("bones out of range", "bones: 1.5\n", "bones must be in [0, 1)"),
     ("zero members", "members: 0\n", "members must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
     ("broken YAML", "epochs: [1,\n", "not valid YAML"),
@@ -240,6 +241,7 @@ CHECKED_AFTER_LOADING = {
     "bidirectional hrnn",
     "bad pool",
     "ema out of range",
+    "bones out of range",
     "zero members",
 }
 

@@ -126,6 +126,7 @@ def test_another_joint_layout_trains_the_flat_rnn_and_predicts(tmp_path, capsys)
     for flags, message in [
         (["--model", "hrnn"], "need FPHA's 21 joints"),
         (["--features", "pose,vel"], "need FPHA's 21 joints"),
+        (["--bones", "0.1"], "bones need FPHA's 21 joints"),
         (["--joints", "21"], "the data has 25 joints"),
     ]:
         assert main(base + ["--name", "x", "--protocol", "1:3", *flags]) == 2

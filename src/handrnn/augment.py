@@ -1,4 +1,5 @@
-"""Training-time augmentation of joint sequences: rotation, scaling, jitter, speed change, crop, frame drop.
+"""Training-time augmentation of joint sequences: rotation, scaling, jitter, speed change, crop, frame drop,
+and hand shape (bone lengths).
 
 Each function maps x [T, 21, 3] (and a numpy Generator) to a new sequence; `Augmentation` chains the
 ones whose magnitude is not 0. Rotation and scaling act about the sequence's centre, so a hand stays
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import NUM_COORDS
+from .skeleton import BONES, NUM_COORDS, NUM_JOINTS
 
 MIN_FRAMES = 2  # crops and drops keep at least this many frames (velocities need two)
 
@@ -76,6 +77,17 @@ def drop(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
     return x[kept]
 
 
+def bones(x: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """Another hand of the same motion: each bone's length times its own factor uniform in [1 - amount,
+    1 + amount] (one per bone for the whole sequence), every bone's direction kept; the wrist stays."""
+    if x.shape[1] != NUM_JOINTS:
+        raise ValueError(f"bone-length augmentation needs FPHA's {NUM_JOINTS} joints, got {x.shape[1]}")
+    y = x.copy()
+    for (parent, child), f in zip(BONES, rng.uniform(1 - amount, 1 + amount, len(BONES))):
+        y[:, child] = y[:, parent] + (x[:, child] - x[:, parent]) * f  # BONES lists a parent before its child
+    return y
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """Magnitudes of each augmentation (0 = off), applied in the field order below."""
@@ -83,6 +95,7 @@ class Augmentation:
     speed: float = 0.0  # factor log-uniform in [1/(1+s), 1+s]
     crop: float = 0.0  # keep a window of at least 1 - crop of the frames
     drop: float = 0.0  # probability of leaving a frame out
+    bones: float = 0.0  # each bone's length times its own factor in [1 - bones, 1 + bones]
     rotate: float = 0.0  # maximum angle in degrees about a random axis
     scale: float = 0.0  # factor uniform in [1 - scale, 1 + scale]
     jitter: float = 0.0  # Gaussian noise, millimetres
@@ -100,4 +113,12 @@ class Augmentation:
         return x.reshape(len(x), -1).astype(np.float32)
 
 
-STEPS = (("speed", speed), ("crop", crop), ("drop", drop), ("rotate", rotate), ("scale", scale), ("jitter", jitter))
+STEPS = (
+    ("speed", speed),
+    ("crop", crop),
+    ("drop", drop),
+    ("bones", bones),
+    ("rotate", rotate),
+    ("scale", scale),
+    ("jitter", jitter),
+)

@@ -70,6 +70,7 @@ class Config:
     speed: float = opt(0.0, "play speed factor log-uniform in [1/(1+s), 1+s]")
     crop: float = opt(0.0, "keep a random window of at least 1 - crop of the frames")
     drop: float = opt(0.0, "leave out each frame with this probability")
+    bones: float = opt(0.0, "hand shape: each bone's length times its own factor in [1 - b, 1 + b], directions kept")
     rotate: float = opt(0.0, "random 3D rotation up to this many degrees")
     scale: float = opt(0.0, "scale by a factor in [1 - scale, 1 + scale]")
     jitter: float = opt(0.0, "Gaussian noise on every coordinate, millimetres")
@@ -138,7 +139,7 @@ NOT_NEGATIVE = (
     "seed",
 )
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds must fit
-FRACTIONS = ("dropout", "crop", "drop", "scale", "label_smoothing", "ema")  # each in [0, 1)
+FRACTIONS = ("dropout", "crop", "drop", "bones", "scale", "label_smoothing", "ema")  # each in [0, 1)
 
 
 def validate(cfg: Config) -> Config:
@@ -185,10 +186,10 @@ def validate_model_inputs(cfg: Config) -> None:
     if cfg.normalise == "hand" and cfg.feature_names() != ("xyz",):
         raise HandRNNError("config: normalise = 'hand' reads raw coordinates; use it with features = 'xyz' only")
     if cfg.joints not in (0, FPHA_JOINTS):
-        if cfg.model != "rnn" or cfg.feature_names() != ("xyz",) or cfg.normalise == "hand":
+        if cfg.model != "rnn" or cfg.feature_names() != ("xyz",) or cfg.normalise == "hand" or cfg.bones:
             raise HandRNNError(
                 f"config: data of {cfg.joints} joints per frame trains model rnn on features xyz (normalise zscore "
-                f"or none) only: the hrnn, the other features and normalise hand need FPHA's {FPHA_JOINTS} joints"
+                f"or none) only: the hrnn, the other features, normalise hand and bones need FPHA's {FPHA_JOINTS} joints"
             )
     if cfg.model == "hrnn":
         if not set(names) <= set(JOINT_FEATURES):

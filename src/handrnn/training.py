@@ -118,7 +118,13 @@ class Prepared:
 
 def augmentation(cfg: Config) -> Augmentation:
     return Augmentation(
-        speed=cfg.speed, crop=cfg.crop, drop=cfg.drop, rotate=cfg.rotate, scale=cfg.scale, jitter=cfg.jitter
+        speed=cfg.speed,
+        crop=cfg.crop,
+        drop=cfg.drop,
+        bones=cfg.bones,
+        rotate=cfg.rotate,
+        scale=cfg.scale,
+        jitter=cfg.jitter,
     )
 
 
