@@ -221,8 +221,14 @@ ROUND5 = {  # round 4's best changes together, on the CPU (today's best is v5-ln
 }
 
 
-def validation_round5(root: Path) -> list[str]:
-    """Round 5: the preset keeps its last epoch, so compare validation at the end of training."""
+ROUND6 = {  # the best preset's network with hand-shape augmentation
+    "v5-ln-aug-lo": "the best preset's network (one network; round 5's run)",
+    "v6-bones02": "+ hand-shape augmentation, --bones 0.2",
+}
+
+
+def validation_round5(root: Path, groups: dict[str, str] = ROUND5) -> list[str]:
+    """Rounds 5 and 6: the preset keeps its last epoch, so compare validation at the end of training."""
 
     def cells(runs: list[Path]) -> list[str]:
         last = [metric_rows(r)[-1] for r in runs]
@@ -234,7 +240,7 @@ def validation_round5(root: Path) -> list[str]:
         ]
 
     header = ["runs", "what", "val acc, last epoch (seeds 0, 1)", "mean val acc", "mean val loss, last epoch"]
-    return seed_table(root, ROUND5, header + ["test acc (last epoch)"], cells)
+    return seed_table(root, groups, header + ["test acc (last epoch)"], cells)
 
 
 def metric_rows(run: Path) -> list[dict]:
@@ -311,6 +317,7 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation runs on 1:3", "", *validation_1_3(root)]))
     print("\n".join(["", "### Validation round 4 (1:1, GPU)", "", *validation_round4(root)]))
     print("\n".join(["", "### Validation round 5 (1:1)", "", *validation_round5(root)]))
+    print("\n".join(["", "### Validation round 6 (1:1)", "", *validation_round5(root, ROUND6)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 

@@ -3,8 +3,9 @@
 # best128 network with a 100-epoch schedule, and with one change each. Round 3 (1:3, whose quarter of the data
 # gives half the optimiser steps of 1:1 per epoch): the best network at 100 and 200 epochs.
 # Round 4 (1:1 and 1:3, three seeds on 1:1): the best network with one change each, among them the palm-frame
-# features (local, orient); round 5: round 4's best changes together. ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# features (local, orient); round 5: round 4's best changes together; round 6: the best preset's network with
+# hand-shape augmentation. ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -66,9 +67,13 @@ round5() {  # round 4's best changes together (CPU), on 1:1 and 1:3
     echo "v5-13-ln-aug-s$s --protocol 1:3 --preset best256 --members 1 --val-fraction 0.1 --seed $s $together"
   done
 }
+round6() {  # the best preset's network with hand-shape augmentation (--bones), on 1:1 (its base: v5-ln-aug-lo-*)
+  local s
+  for s in 0 1; do echo "v6-bones02-s$s --protocol 1:1 --preset best --members 1 --val-fraction 0.1 --seed $s --bones 0.2"; done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -142,7 +142,7 @@ def _parse_value(text: str, kind: str, spec: str):
 
 # Fields added after sweeps first stored trials, each with the values that train what runs did before it existed:
 # at those values a field stays out of the digest, so that upgrading handrnn does not orphan finished trials.
-ADDED_LATER = {"joints": (0, FPHA_JOINTS), "min_steps": (0,)}
+ADDED_LATER = {"joints": (0, FPHA_JOINTS), "min_steps": (0,), "bones": (0.0,), "fuse_members": (False,)}
 
 
 def identity(cfg: Config) -> dict:
