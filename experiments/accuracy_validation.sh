@@ -4,8 +4,9 @@
 # gives half the optimiser steps of 1:1 per epoch): the best network at 100 and 200 epochs.
 # Round 4 (1:1 and 1:3, three seeds on 1:1): the best network with one change each, among them the palm-frame
 # features (local, orient); round 5: round 4's best changes together; round 6: the best preset's network with
-# hand-shape augmentation. ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# hand-shape augmentation; round 7 (1:3): the best preset's network against best256's. ROUNDS picks the rounds
+# (default all). Runs that already have results.json are kept.
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -71,9 +72,15 @@ round6() {  # the best preset's network with hand-shape augmentation (--bones), 
   local s
   for s in 0 1; do echo "v6-bones02-s$s --protocol 1:1 --preset best --members 1 --val-fraction 0.1 --seed $s --bones 0.2"; done
 }
+round7() {  # 1:3: the best preset's network against best256's (where the preset's test accuracy fell)
+  # (best256's seed 1 is round 3's v13-ms1800-s1: its --epochs 200 and min_steps give the same 225 epochs)
+  echo "v4-13-base-s0 --protocol 1:3 --preset best256 --members 1 --val-fraction 0.1 --seed 0"
+  local s
+  for s in 0 1; do echo "v7-13-best-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s"; done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
