@@ -223,6 +223,7 @@ CONFIG_CASES = [
     ("bad pool", "pool: median\n", "pool = 'median'"),
     ("ema out of range", "ema: 1.0\n", "ema must be in [0, 1)"),
     ("bones out of range", "bones: 1.5\n", "bones must be in [0, 1)"),
+    ("bad val_by", "val_by: person\n", "val_by = 'person'"),
     ("zero members", "members: 0\n", "members must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
     ("broken YAML", "epochs: [1,\n", "not valid YAML"),
@@ -242,6 +243,7 @@ CHECKED_AFTER_LOADING = {
     "bad pool",
     "ema out of range",
     "bones out of range",
+    "bad val_by",
     "zero members",
 }
 

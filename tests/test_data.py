@@ -7,6 +7,8 @@ from handrnn.data import Normaliser, SequenceSet, batch_indices, carve_validatio
 from handrnn.datasets import read_fpha
 from handrnn.errors import HandRNNError
 
+from .conftest import train_tiny
+
 
 def test_cw3_split_is_stratified_and_seeded():
     labels = np.repeat(np.arange(45), 26)
@@ -33,6 +35,36 @@ def test_validation_is_carved_from_training_only():
     tr, val = carve_validation(labels, train, 0.25, 0)
     assert set(val) <= set(train) and not set(val) & set(tr) and len(tr) + len(val) == len(train)
     assert np.all(np.bincount(labels[val]) == 2)
+
+
+def test_validation_by_subject_holds_out_one_whole_training_subject():
+    subjects = np.repeat([1, 2, 3, 4], 45)
+    labels = np.tile(np.arange(45), 4)
+    train = np.flatnonzero(subjects != 4)  # a cross-subject fold that tests subject 4
+    held = set()
+    for seed in range(8):
+        tr, val = carve_validation(labels, train, 0.1, seed, subjects)
+        (s,) = np.unique(subjects[val])
+        assert s in (1, 2, 3) and np.array_equal(val, train[subjects[train] == s])  # all of one training subject
+        assert not set(subjects[tr]) & {s} and np.array_equal(np.sort(np.r_[tr, val]), train)
+        held.add(int(s))
+    assert len(held) > 1  # the seed draws the subject
+    a, b = carve_validation(labels, train, 0.1, 3, subjects), carve_validation(labels, train, 0.1, 3, subjects)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert len(carve_validation(labels, train, 0.0, 3, subjects)[1]) == 0  # val_fraction 0: no validation
+    with pytest.raises(HandRNNError, match="needs subject ids"):
+        carve_validation(labels, train, 0.1, 0, np.zeros_like(subjects))
+    with pytest.raises(HandRNNError, match="at least 2 subjects"):
+        carve_validation(labels, np.flatnonzero(subjects == 1), 0.1, 0, subjects)
+
+
+def test_a_run_validated_by_subject_keeps_that_subject_out_of_training(tree, tmp_path):
+    import json
+
+    run = train_tiny(tree, tmp_path, "by-subject", ["--val-by", "subject", "--val-fraction", "0.1"])
+    split = json.loads((run / "split.json").read_text())
+    subject = {part: {i.split("/")[0] for i in split[part]} for part in ("train", "val")}
+    assert len(subject["val"]) == 1 and not subject["val"] & subject["train"]
 
 
 def test_normalisers_fit_on_training_only():

@@ -45,6 +45,7 @@ class Config:
     protocol: str = opt("cw3", "cw3 (950/225, 5 test per action) | 1:1 (official 600/575) | 1:3 | 3:1 | cross-subject")
     fold: int = opt(0, "cross-subject: 0 = all six folds, s = leave out subject s only")
     val_fraction: float = opt(0.1, "carved from training, stratified, for model selection")
+    val_by: str = opt("sequence", "sequence: val_fraction of each action | subject: one training subject's sequences")
     normalise: str = opt("zscore", "none | zscore | hand (xyz only) (fitted on training data only)")
     features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 local bones dirs dists angles orient")
     joints: int = opt(0, "joints per frame: 0 = the data's (FPHA: 21); another layout trains model rnn on xyz only")
@@ -121,6 +122,7 @@ CHOICES = {
     "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
     "device": DEVICES,
+    "val_by": ("sequence", "subject"),
 }
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
 NOT_NEGATIVE = (

@@ -96,11 +96,15 @@ def fingerprint(data: HandActions, index: np.ndarray) -> str:
 
 
 def carve_validation(
-    labels: np.ndarray, train: np.ndarray, fraction: float, seed: int
+    labels: np.ndarray, train: np.ndarray, fraction: float, seed: int, subjects: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (train, val) indices from `train`: about `fraction` of each class goes to validation."""
+    """Stratified (train, val) indices from `train`: about `fraction` of each class goes to validation.
+    With `subjects` (one id per sequence of the whole dataset), validation is instead every training
+    sequence of one training subject, drawn with the seed: unseen people, as cross-subject tests."""
     if fraction <= 0:
         return train, train[:0]
+    if subjects is not None:
+        return carve_subject(subjects, train, seed)
     rng = np.random.default_rng([seed, 1])
     val = []
     for c in np.unique(labels[train]):
@@ -110,6 +114,17 @@ def carve_validation(
         val.extend(rng.choice(members, k, replace=False))
     val = np.sort(np.array(val, dtype=np.int64))
     return np.setdiff1d(train, val), val
+
+
+def carve_subject(subjects: np.ndarray, train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val): val is every sequence in `train` of one of its subjects, drawn with the seed."""
+    present = np.unique(subjects[train])
+    if (present <= 0).any():
+        raise HandRNNError("val_by subject needs subject ids (read the FPHA tree, not a CW3 container)")
+    if len(present) < 2:
+        raise HandRNNError(f"val_by subject needs at least 2 subjects in the training part, it has {len(present)}")
+    held_out = np.random.default_rng([seed, 1]).choice(present)
+    return train[subjects[train] != held_out], train[subjects[train] == held_out]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -142,7 +142,13 @@ def _parse_value(text: str, kind: str, spec: str):
 
 # Fields added after sweeps first stored trials, each with the values that train what runs did before it existed:
 # at those values a field stays out of the digest, so that upgrading handrnn does not orphan finished trials.
-ADDED_LATER = {"joints": (0, FPHA_JOINTS), "min_steps": (0,), "bones": (0.0,), "fuse_members": (False,)}
+ADDED_LATER = {
+    "joints": (0, FPHA_JOINTS),
+    "min_steps": (0,),
+    "bones": (0.0,),
+    "fuse_members": (False,),
+    "val_by": ("sequence",),
+}
 
 
 def identity(cfg: Config) -> dict:

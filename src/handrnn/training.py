@@ -129,7 +129,8 @@ def augmentation(cfg: Config) -> Augmentation:
 
 
 def prepare(cfg: Config, data: HandActions, split: Split) -> Prepared:
-    train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed)
+    subjects = data.subjects if cfg.val_by == "subject" else None
+    train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed, subjects)
     augment = augmentation(cfg)
     encoder = Encoder.fit(cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train], augment, cfg.seed)
 
