@@ -388,13 +388,17 @@ def fused_outputs(members: list[RNNClassifier], x: torch.Tensor, lengths: torch.
     """Each member's top-layer frame outputs [B, T, F], layer by layer through one grouped-kernel call for
     all members and directions (each a group): the maths of running them one after another."""
     steps, inputs = x.shape[1], [x] * len(members)
+    backward_x = reverse_padded(x, lengths) if members[0].bidirectional else None  # the first layer's, shared
     for layer in range(members[0].depth):
         if layer:
             inputs = [m.layer_dropout(h) for m, h in zip(members, inputs)]
         columns, weights = [], []
         for m, h in zip(members, inputs):
             directions = m.layer_weights(layer)
-            columns += [h, reverse_padded(h, lengths)][: len(directions)]
+            if len(directions) == 2:
+                columns += [h, backward_x if layer == 0 else reverse_padded(h, lengths)]
+            else:
+                columns.append(h)
             weights += directions
         w_ih, w_hh, b_ih, b_hh = (torch.stack(w) for w in zip(*weights))
         out, _ = grouped_rnn(members[0].cell, torch.cat(columns, -1), lengths, w_ih, w_hh, b_ih, b_hh)
