@@ -118,12 +118,14 @@ VALIDATION = {
 
 
 def seed_table(root: Path, groups: dict[str, str], header: list[str], cells) -> list[str]:
-    """A row per group of validation runs NAME-s0, NAME-s1: its name, what it changes, then `cells(runs)`."""
+    """A row per group of validation runs NAME-s0, NAME-s1: its name, what it changes, then `cells(runs)`.
+    A NAME of the form "A-s0+B-s1" lists its runs by their own names (runs of one recipe named apart)."""
     rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for name, what in groups.items():
-        runs = [root / f"{name}-s{s}" for s in (0, 1) if (root / f"{name}-s{s}" / "results.json").exists()]
+        names = name.split("+") if "+" in name else [f"{name}-s{s}" for s in (0, 1)]
+        runs = [root / n for n in names if (root / n / "results.json").exists()]
         filled = cells(runs) if runs else ["not run", *[""] * (len(header) - 3)]
-        rows.append("| " + " | ".join([f"{name}-sS", what, *filled]) + " |")
+        rows.append("| " + " | ".join([", ".join(names) if "+" in name else f"{name}-sS", what, *filled]) + " |")
     return rows
 
 
@@ -227,6 +229,12 @@ ROUND6 = {  # the best preset's network with hand-shape augmentation
 }
 
 
+ROUND7 = {  # 1:3: the best preset's network against best256's (best256's seed 1: round 3's run of that command)
+    "v4-13-base-s0+v13-ms1800-s1": "best256's network (one network), 225 epochs",
+    "v7-13-best": "the best preset's network (one network), 225 epochs",
+}
+
+
 def validation_round5(root: Path, groups: dict[str, str] = ROUND5) -> list[str]:
     """Rounds 5 and 6: the preset keeps its last epoch, so compare validation at the end of training."""
 
@@ -321,6 +329,7 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation round 4 (1:1, GPU)", "", *validation_round4(root)]))
     print("\n".join(["", "### Validation round 5 (1:1)", "", *validation_round5(root)]))
     print("\n".join(["", "### Validation round 6 (1:1)", "", *validation_round5(root, ROUND6)]))
+    print("\n".join(["", "### Validation round 7 (1:3)", "", *validation_round5(root, ROUND7)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 
