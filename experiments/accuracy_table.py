@@ -288,9 +288,9 @@ def commands(root: Path) -> list[str]:
             line = line.replace("--preset best ", "--preset best128 ")
         if run.name.startswith(RENAMED_256):
             line = line.replace("--preset best ", "--preset best256 ")
-        made_before = "fuse_members" not in json.loads((run / "config.json").read_text())
-        if "--preset best " in line and "--members 1 " not in line + " " and made_before:
-            line += " --no-fuse-members"  # made before the preset fused its members (same maths, other float order)
+        grouped = json.loads((run / "config.json").read_text()).get("grouped_kernel")
+        if "--preset best " in line and not grouped:
+            line += " --no-grouped-kernel"  # made before the preset used the grouped kernel (same maths)
         if run.name in TODAY:
             recorded, today = TODAY[run.name]
             assert recorded in line, (run.name, line)

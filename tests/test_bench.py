@@ -41,7 +41,8 @@ def test_bench_quick_writes_its_table(fpha, tmp_path, capsys):
     assert "finger level alone" in out
     ens = result["ensemble"]
     assert ens["members"] == 5 and ens["ensemble_s"] > 0 and ens["ratio"] == ens["ensemble_s"] / ens["one_member_s"]
-    assert ens["fused_s"] > 0 and ens["fused_ratio"] == ens["fused_s"] / ens["one_member_s"]
+    assert ens["grouped_ratio"] == ens["grouped_ensemble_s"] / ens["grouped_one_member_s"] > 0
+    assert "with --grouped-kernel one network" in out
     assert "ensemble, rnn bigru128x1" in out
     assert [r["groups"] for r in ens["grouped_kernel"]] == [1, 2, 5] and "grouped kernel" in out
     assert "s/epoch" in out and (tmp_path / "bench.csv").read_text().count("\n") == len(rows) + 1

@@ -38,7 +38,7 @@ CONFIGS = {
         "4",
     ],
     "ensemble": ["--members", "2", "--bidirectional", "--pool", "max", "--features", "pose,vel"],
-    "fused-ensemble": ["--members", "2", "--fuse-members", "--bidirectional", "--pool", "mean", "--cell", "rnn"],
+    "fused-ensemble": ["--members", "2", "--grouped-kernel", "--bidirectional", "--pool", "mean", "--cell", "rnn"],
 }
 
 

@@ -257,12 +257,13 @@ def test_an_ensemble_averages_its_members_probabilities_and_trains_each_member()
     ],
 )
 def test_fused_members_give_the_logits_and_gradients_of_members_one_after_another(cell, shape):
-    """--fuse-members runs every member and direction as a group of the grouped kernel: the same maths."""
+    """--grouped-kernel runs every member and direction as a group of the grouped kernel: the same maths as
+    the members one after another on PyTorch's layers."""
     from handrnn.config import make_config
     from handrnn.models import Ensemble, build_model
 
     torch.manual_seed(0)
-    model = build_model(make_config(members=3, num_units=8, cell=cell, fuse_members=True, **shape), 5)
+    model = build_model(make_config(members=3, num_units=8, cell=cell, grouped_kernel=True, **shape), 5)
     assert isinstance(model, Ensemble) and model.fused and model.can_fuse()
     model.eval()  # dropout off: both paths see the same values
     x, lengths, y = torch.randn(5, 9, 63), torch.tensor([9, 3, 6, 1, 7]), torch.tensor([0, 1, 2, 3, 4])
@@ -270,6 +271,8 @@ def test_fused_members_give_the_logits_and_gradients_of_members_one_after_anothe
     grads = []
     for fused in (True, False):
         model.fused = fused
+        for m in model.members:
+            m.grouped = fused  # False: each member on PyTorch's layers
         model.zero_grad()
         members = model.forward_members(x, lengths)
         sum(nn.functional.cross_entropy(m, y) for m in members).backward()
@@ -280,11 +283,34 @@ def test_fused_members_give_the_logits_and_gradients_of_members_one_after_anothe
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_one_network_on_the_grouped_kernel_gives_the_logits_and_gradients_of_pytorchs_layers(cell, bidirectional):
+    from handrnn.config import make_config
+    from handrnn.models import build_model
+
+    torch.manual_seed(0)
+    cfg = make_config(num_units=8, cell=cell, depth=2, bidirectional=bidirectional, pool="mean", grouped_kernel=True)
+    model = build_model(cfg, 5).eval()
+    assert model.grouped and model.can_group()
+    x, lengths, y = torch.randn(5, 9, 63), torch.tensor([9, 3, 6, 1, 7]), torch.tensor([0, 1, 2, 3, 4])
+    out = []
+    for grouped in (True, False):
+        model.grouped = grouped
+        model.zero_grad()
+        logits = model(x, lengths)
+        nn.functional.cross_entropy(logits, y).backward()
+        out.append((logits.detach(), [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=1e-5, atol=1e-5)
+    for a, b in zip(out[0][1], out[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_members_that_the_grouped_kernel_cannot_run_fall_back_to_one_after_another():
     from handrnn.config import make_config
     from handrnn.models import build_model
 
-    model = build_model(make_config(members=2, num_units=8, cell="lstm", fuse_members=True), 5)
+    model = build_model(make_config(members=2, num_units=8, cell="lstm", grouped_kernel=True), 5)
     assert model.fused and not model.can_fuse()
     x, lengths = torch.randn(2, 4, 63), torch.tensor([4, 2])
     assert model.forward_members(x, lengths).shape == (2, 2, 5)

@@ -120,35 +120,40 @@ def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: f
 
 def ensemble_cost(seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budget: float, members: int = 5) -> dict:
     """Seconds per training epoch of the `best` preset's network at 128 units (issue 9's measure: GRU-128
-    members) alone and as an ensemble of `members`, with the preset's features and augmentation."""
+    members) alone and as an ensemble of `members`, with the preset's features and augmentation: on PyTorch's
+    layers (members one after another), and on the grouped kernel (directions and members in one call)."""
     from .cli import preset_path
     from .config import load_yaml
 
     preset = {k: v for k, v in load_yaml(preset_path("best")).items() if k != "members"}
     cfg = make_config(Config(), **{**preset, "num_units": 128})
     train = SequenceSet(seqs, labels, Encoder.fit(cfg.feature_names(), cfg.normalise, seqs), augmentation(cfg))
-    one = time_training(cfg, train, pad_to, budget)["seconds_per_epoch"]
-    apart = dataclasses.replace(cfg, members=members, fuse_members=False)  # one member after another
-    many = time_training(apart, train, pad_to, budget)["seconds_per_epoch"]
-    fused = dataclasses.replace(cfg, members=members, fuse_members=True)
-    together = time_training(fused, train, pad_to, budget)["seconds_per_epoch"]
-    return {
-        "model": describe(cfg),
-        "members": members,
-        "one_member_s": one,
-        "ensemble_s": many,
-        "ratio": many / one,
-        "fused_s": together,
-        "fused_ratio": together / one,
-    }
+    result = {"model": describe(cfg), "members": members}
+    for prefix, grouped in (("", False), ("grouped_", True)):
+        one_cfg = dataclasses.replace(cfg, grouped_kernel=grouped)
+        one = time_training(one_cfg, train, pad_to, budget)["seconds_per_epoch"]
+        many = time_training(dataclasses.replace(one_cfg, members=members), train, pad_to, budget)
+        result.update(
+            {
+                f"{prefix}one_member_s": one,
+                f"{prefix}ensemble_s": many["seconds_per_epoch"],
+                f"{prefix}ratio": many["seconds_per_epoch"] / one,
+            }
+        )
+    return result
 
 
 def format_ensemble(e: dict) -> str:
-    fused = f", fused (--fuse-members) {e['fused_s']:.2f} s/epoch ({e['fused_ratio']:.2f}x)" if "fused_s" in e else ""
-    return (
+    text = (
         f"{e['model']}: one network {e['one_member_s']:.2f} s/epoch, {e['members']} members "
-        f"{e['ensemble_s']:.2f} s/epoch ({e['ratio']:.2f}x){fused}"
+        f"{e['ensemble_s']:.2f} s/epoch ({e['ratio']:.2f}x)"
     )
+    if "grouped_ratio" in e:
+        text += (
+            f"; with --grouped-kernel one network {e['grouped_one_member_s']:.2f} s/epoch, {e['members']} members "
+            f"{e['grouped_ensemble_s']:.2f} s/epoch ({e['grouped_ratio']:.2f}x)"
+        )
+    return text
 
 
 def grouped_scaling(groups=(1, 2, 5), units: int = 128, batch: int = 32, frames: int = 77, budget: float = 1.0) -> list:

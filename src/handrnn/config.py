@@ -64,8 +64,8 @@ class Config:
     layer_norm: bool = opt(False, "layer norm on the pooled features before dropout")
     dropout: float = opt(0.2, "before the classifier (CW3 gives no rate)")
     members: int = opt(1, "an ensemble of this many networks trained together; their probabilities are averaged")
-    fuse_members: bool = opt(
-        False, "ensemble of flat GRU/SimpleRNN networks: all members' layers in one grouped-kernel call per layer"
+    grouped_kernel: bool = opt(
+        False, "model rnn (GRU/SimpleRNN): a layer's directions and ensemble members in one grouped-kernel call"
     )
     # augmentation of training sequences, on the fly (0 = off)
     speed: float = opt(0.0, "play speed factor log-uniform in [1/(1+s), 1+s]")

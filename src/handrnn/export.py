@@ -18,7 +18,7 @@ from torch import nn
 from .data import Encoder
 from .errors import HandRNNError
 from .features import LONG_STRIDE
-from .models import CELLS, HRNN, Ensemble, FingerRNN
+from .models import CELLS, HRNN, Ensemble, FingerRNN, RNNClassifier
 from .runs import refuse_link
 from .skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_COORDS, NUM_FINGERS, NUM_JOINTS, WRIST
 
@@ -148,6 +148,8 @@ def reference_path(model: nn.Module) -> nn.Module:
             m.fingers = FingerLayers(m.fingers)
         if isinstance(m, Ensemble):
             m.fused = False  # its members one after another, on PyTorch's layers
+        if isinstance(m, RNNClassifier):
+            m.grouped = False
     return model.eval()
 
 

@@ -119,6 +119,7 @@ class RNNClassifier(Classifier):
         super().__init__()
         self.pack_sequences, self.bidirectional, self.pool_kind = pack_sequences, bidirectional, pool
         self.cell, self.depth = cell, depth
+        self.grouped = False  # run the layers through the grouped kernel (fused_outputs) where the cell allows
         inner_dropout = dropout if depth > 1 else 0.0
         if bidirectional:
             self.layers = nn.ModuleList(
@@ -148,11 +149,17 @@ class RNNClassifier(Classifier):
 
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, D], lengths [B] -> [B, F] (F = num_units, or 2 x num_units when bidirectional)."""
+        if self.grouped and self.can_group():
+            return self.read_out(fused_outputs([self], x, lengths)[0], lengths)
         if self.bidirectional:
             return self.read_out(self._bidirectional_outputs(x, lengths), lengths)
         if self.pool is not None:
             return self.pool(self.rnn(x)[0], lengths)
         return final_state(self.rnn, pack(x, lengths) if self.pack_sequences else x, lengths)
+
+    def can_group(self) -> bool:
+        """Whether the grouped kernel can run this network's layers (GRU/SimpleRNN on padded batches)."""
+        return self.cell in GROUPED_CELLS and not self.pack_sequences
 
     def read_out(self, out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The top layer's frame outputs [B, T, F] (backward half, if any, in frame order) -> features [B, F]."""
@@ -366,9 +373,7 @@ class Ensemble(nn.Module):
 
     def can_fuse(self) -> bool:
         """Whether the members are flat GRU/SimpleRNN networks that the grouped kernel can run together."""
-        return all(
-            isinstance(m, RNNClassifier) and m.cell in GROUPED_CELLS and not m.pack_sequences for m in self.members
-        )
+        return all(isinstance(m, RNNClassifier) and m.can_group() for m in self.members)
 
     @staticmethod
     def combine(member_logits: torch.Tensor) -> torch.Tensor:
@@ -417,7 +422,7 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
     """The model that `cfg` describes, for inputs encoded with cfg's features: one network, or an
     Ensemble of cfg.members networks."""
     if cfg.members > 1:
-        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)], fused=cfg.fuse_members)
+        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)], fused=cfg.grouped_kernel)
     return build_one(cfg, num_classes)
 
 
@@ -440,7 +445,7 @@ def build_one(cfg: Config, num_classes: int) -> nn.Module:
             joint_channels=features.joint_channels(names),
             **common,
         )
-    return MODELS["rnn"](
+    model = MODELS["rnn"](
         input_size=features.size(names, cfg.joints or NUM_JOINTS),
         cell=cfg.cell,
         num_units=cfg.num_units,
@@ -448,3 +453,5 @@ def build_one(cfg: Config, num_classes: int) -> nn.Module:
         bidirectional=cfg.bidirectional,
         **common,
     )
+    model.grouped = cfg.grouped_kernel
+    return model

@@ -146,7 +146,7 @@ ADDED_LATER = {
     "joints": (0, FPHA_JOINTS),
     "min_steps": (0,),
     "bones": (0.0,),
-    "fuse_members": (False,),
+    "grouped_kernel": (False,),
     "val_by": ("sequence",),
 }
 
