@@ -235,8 +235,16 @@ ROUND7 = {  # 1:3: the best preset's network against best256's (best256's seed 1
 }
 
 
-def validation_round5(root: Path, groups: dict[str, str] = ROUND5) -> list[str]:
-    """Rounds 5 and 6: the preset keeps its last epoch, so compare validation at the end of training."""
+ROUND8 = {  # cross-subject folds 1 and 2, validation = one held-out training subject (--val-by subject)
+    "v8-xs1-best256+v8-xs2-best256": "best256's network (one network)",
+    "v8-xs1-best+v8-xs2-best": "the best preset's network (one network)",
+    "v8-xs1-best-posevel+v8-xs2-best-posevel": "the best preset's network on features pose, vel (no palm frame)",
+    "v8-xs1-best-bones+v8-xs2-best-bones": "the best preset's network + hand-shape augmentation, --bones 0.2",
+}
+
+
+def validation_round5(root: Path, groups: dict[str, str] = ROUND5, of: str = "seeds 0, 1") -> list[str]:
+    """Rounds 5 to 8: the preset keeps its last epoch, so compare validation at the end of training."""
 
     def cells(runs: list[Path]) -> list[str]:
         last = [metric_rows(r)[-1] for r in runs]
@@ -247,7 +255,7 @@ def validation_round5(root: Path, groups: dict[str, str] = ROUND5) -> list[str]:
             ", ".join(pct(load(r)["test_acc_last_epoch"]) for r in runs),
         ]
 
-    header = ["runs", "what", "val acc, last epoch (seeds 0, 1)", "mean val acc", "mean val loss, last epoch"]
+    header = ["runs", "what", f"val acc, last epoch ({of})", "mean val acc", "mean val loss, last epoch"]
     return seed_table(root, groups, header + ["test acc (last epoch)"], cells)
 
 
@@ -330,6 +338,8 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation round 5 (1:1)", "", *validation_round5(root)]))
     print("\n".join(["", "### Validation round 6 (1:1)", "", *validation_round5(root, ROUND6)]))
     print("\n".join(["", "### Validation round 7 (1:3)", "", *validation_round5(root, ROUND7)]))
+    round8 = validation_round5(root, ROUND8, "folds 1, 2")
+    print("\n".join(["", "### Validation round 8 (cross-subject)", "", *round8]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 

@@ -4,9 +4,10 @@
 # gives half the optimiser steps of 1:1 per epoch): the best network at 100 and 200 epochs.
 # Round 4 (1:1 and 1:3, three seeds on 1:1): the best network with one change each, among them the palm-frame
 # features (local, orient); round 5: round 4's best changes together; round 6: the best preset's network with
-# hand-shape augmentation; round 7 (1:3): the best preset's network against best256's. ROUNDS picks the rounds
-# (default all). Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# hand-shape augmentation; round 7 (1:3): the best preset's network against best256's; round 8 (cross-subject,
+# validated on a held-out training subject): best256's and the best preset's networks, and variants. ROUNDS picks
+# the rounds (default all). Runs that already have results.json are kept.
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -78,9 +79,22 @@ round7() {  # 1:3: the best preset's network against best256's (where the preset
   local s
   for s in 0 1; do echo "v7-13-best-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s"; done
 }
+round8() {  # cross-subject folds 1 and 2, validated on one held-out training subject (--val-by subject)
+  local f c changes=(
+    "best256 --preset best256"
+    "best --preset best"
+    "best-posevel --preset best --features pose,vel"
+    "best-bones --preset best --bones 0.2"
+  )
+  for f in 1 2; do
+    for c in "${changes[@]}"; do
+      echo "v8-xs$f-${c%% *} --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject ${c#* }"
+    done
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
