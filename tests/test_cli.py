@@ -177,6 +177,37 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     assert "no preset named 'nonesuch'" in capsys.readouterr().err
 
 
+def test_a_presets_by_protocol_changes_apply_to_that_protocol_only(tmp_path, monkeypatch, capsys):
+    from handrnn import cli
+    from handrnn.errors import HandRNNError
+
+    preset = tmp_path / "p.yaml"
+    preset.write_text("features: local,vel\nepochs: 7\nby_protocol:\n  cross-subject:\n    features: pose,vel\n")
+    monkeypatch.setattr(cli, "preset_path", lambda name: preset)
+
+    def config(*flags):
+        return cli.config_from_args(cli.get_parser().parse_args(["train", "--preset", "p", *flags]))
+
+    assert (config("--protocol", "cross-subject").features, config("--protocol", "1:1").features) == (
+        "pose,vel",
+        "local,vel",
+    )
+    assert config("--protocol", "cross-subject").epochs == 7  # the rest of the preset still holds
+    assert config("--protocol", "cross-subject", "--features", "xyz").features == "xyz"  # flags win
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text("protocol: cross-subject\n")
+    assert config("--config", str(config_file)).features == "pose,vel"  # the protocol from a config file
+    for bad, message in [
+        ("by_protocol:\n  sideways:\n    epochs: 1\n", "'sideways' is not a protocol"),
+        ("by_protocol:\n  1:1:\n    epochs: 1\n", "61 is not a protocol.*quote '1:1'"),
+        ("by_protocol: 3\n", "by_protocol must map protocols"),
+        ("by_protocol:\n  '1:1':\n    speeed: 1\n", "by_protocol: 1:1: unknown key 'speeed'"),
+    ]:
+        preset.write_text(bad)
+        with pytest.raises(HandRNNError, match=message):
+            config("--protocol", "1:1")
+
+
 def test_min_steps_raises_the_epochs_of_a_small_training_part(tree, tmp_path):
     run = train_tiny(tree, tmp_path, "m", ["--batch-size", "4", "--val-fraction", "0", "--min-steps", "9"])
     train = len(json.loads((run / "split.json").read_text())["train"])

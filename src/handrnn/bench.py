@@ -123,9 +123,9 @@ def ensemble_cost(seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budge
     members) alone and as an ensemble of `members`, with the preset's features and augmentation: on PyTorch's
     layers (members one after another), and on the grouped kernel (directions and members in one call)."""
     from .cli import preset_path
-    from .config import load_yaml
+    from .config import load_preset
 
-    preset = {k: v for k, v in load_yaml(preset_path("best")).items() if k != "members"}
+    preset = {k: v for k, v in load_preset(preset_path("best"))[0].items() if k != "members"}
     cfg = make_config(Config(), **{**preset, "num_units": 128})
     train = SequenceSet(seqs, labels, Encoder.fit(cfg.feature_names(), cfg.normalise, seqs), augmentation(cfg))
     result = {"model": describe(cfg), "members": members}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEVICES, ON_BAD, PROTOCOLS, Config, coerce, load_yaml, make_config, validate
+from .config import DEVICES, ON_BAD, PROTOCOLS, Config, coerce, load_preset, load_yaml, make_config, validate
 from .errors import HandRNNError, Interrupted
 from .runs import CHECKPOINTS
 
@@ -36,12 +36,14 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """Defaults, then the preset (--preset), then the YAML file (--config), then flags."""
-    values = load_yaml(preset_path(args.preset)) if getattr(args, "preset", None) else {}
-    values.update(load_yaml(args.config) if args.config else {})
+    """Defaults, then the preset (--preset; its by_protocol changes for the run's protocol), then the YAML
+    file (--config), then flags."""
+    preset, by_protocol = load_preset(preset_path(args.preset)) if getattr(args, "preset", None) else ({}, {})
+    given = load_yaml(args.config) if args.config else {}
     names = {f.name for f in dataclasses.fields(Config)}
-    values.update({k: v for k, v in vars(args).items() if k in names})
-    return make_config(Config(), **values)
+    given.update({k: v for k, v in vars(args).items() if k in names})
+    protocol = given.get("protocol", preset.get("protocol", Config().protocol))
+    return make_config(Config(), **{**preset, **by_protocol.get(protocol, {}), **given})
 
 
 def preset_path(name: str) -> Path:

@@ -226,6 +226,28 @@ def coerce(name: str, value: Any, where: str) -> Any:
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
+    return {k: coerce(str(k), v, str(path)) for k, v in read_mapping(path).items()}
+
+
+def load_preset(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A preset's values, and its changes for single protocols (`by_protocol: {PROTOCOL: {key: value}}`)."""
+    raw = read_mapping(path)
+    nested = raw.pop("by_protocol", None) or {}
+    if not isinstance(nested, dict) or not all(isinstance(m, dict) for m in nested.values()):
+        raise HandRNNError(f"{path}: by_protocol must map protocols ({', '.join(PROTOCOLS)}) to key: value changes")
+    for p in nested:
+        if p not in PROTOCOLS:
+            raise HandRNNError(
+                f"{path}: by_protocol: {p!r} is not a protocol; choose one of {', '.join(PROTOCOLS)} "
+                "(quote '1:1', '1:3', '3:1': YAML reads them unquoted as numbers)"
+            )
+    values = {k: coerce(str(k), v, str(path)) for k, v in raw.items()}
+    changes = {p: {k: coerce(str(k), v, f"{path}: by_protocol: {p}") for k, v in m.items()} for p, m in nested.items()}
+    return values, changes
+
+
+def read_mapping(path: str | Path) -> dict[Any, Any]:
+    """A YAML file's top-level mapping, its values not yet checked."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
@@ -245,7 +267,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
             "so that a config file cannot make handrnn run code from a pickle"
         )
     raw.pop("allow_pickle", None)  # a run's own config.json says false: it replays as it is
-    return {k: coerce(str(k), v, str(path)) for k, v in raw.items()}
+    return raw
 
 
 def make_config(base: Config | None = None, **overrides: Any) -> Config:
