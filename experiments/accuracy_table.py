@@ -1,11 +1,13 @@
 """Markdown tables of experiments/accuracy.sh's runs: the ablation, and the best preset per protocol.
 
-Usage: python experiments/accuracy_table.py runs/accuracy > tables.md   (reads JSON only; needs no torch)
+Usage: python experiments/accuracy_table.py runs/accuracy > tables.md   (reads the runs' JSON files; each run's
+command is checked against today's handrnn, which resolves presets and defaults)
 """
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -278,8 +280,8 @@ RENAMED_256 = ("best256-", "one256-", "v13-", "v4-", "v5-")  # likewise, of the 
 # Runs made before the preset had min_steps (or under another folder name): (recorded, today's equivalent)
 TODAY = {
     "best256-1-3-e100": (
-        "--name best256-1-3 --threads 1 --protocol 1:3 --preset best",
-        "--name best256-1-3-e100 --threads 1 --protocol 1:3 --preset best --min-steps 0",
+        "--name best256-1-3 --threads 1 --protocol 1:3 --preset best256",
+        "--name best256-1-3-e100 --threads 1 --protocol 1:3 --preset best256 --min-steps 0",
     ),
     "v13-e100-s0": ("--epochs 100 --seed 0", "--epochs 100 --min-steps 0 --seed 0"),
     "v13-e100-s1": ("--epochs 100 --seed 1", "--epochs 100 --min-steps 0 --seed 1"),
@@ -293,19 +295,52 @@ def commands(root: Path) -> list[str]:
     for run in sorted(p.parent for p in root.glob("*/command.json") if (p.parent / "metrics.csv").exists()):
         line = argv(run)
         if run.name.startswith(RENAMED):  # today's name of the preset it ran
-            line = line.replace("--preset best ", "--preset best128 ")
+            line = re.sub(r"--preset best(?= |$)", "--preset best128", line)
         if run.name.startswith(RENAMED_256):
-            line = line.replace("--preset best ", "--preset best256 ")
-        grouped = json.loads((run / "config.json").read_text()).get("grouped_kernel")
-        if "--preset best " in line and not grouped:
-            line += " --no-grouped-kernel"  # made before the preset used the grouped kernel (same maths)
+            line = re.sub(r"--preset best(?= |$)", "--preset best256", line)
         if run.name in TODAY:
             recorded, today = TODAY[run.name]
             assert recorded in line, (run.name, line)
             line = line.replace(recorded, today)
+        line += "".join(f" {flag}" for flag in since(run, line))
         stopped = "" if (run / "results.json").exists() else f" (stopped after epoch {len(metric_rows(run))})"
         out.append(f"- `{run.name}`{stopped}: `{line}`")
     return out
+
+
+SAME_RUN = ("data", "out", "name", "threads")  # where a run lives and how many threads: not what it trains
+
+
+def since(run: Path, line: str) -> list[str]:
+    """Flags that make `line` train today what the run trained: the fields whose preset or default changed
+    since the run was made, at the run's values (min_steps only where it changes the epochs)."""
+    import dataclasses
+    import shlex
+
+    from handrnn.cli import config_from_args, get_parser
+    from handrnn.config import Config
+
+    today = config_from_args(get_parser().parse_args(shlex.split(line)[1:]))
+    recorded = {**dataclasses.asdict(Config()), **json.loads((run / "config.json").read_text())}
+    train = len(json.loads((run / "split.json").read_text())["train"])
+    flags = []
+    for name, value in dataclasses.asdict(today).items():
+        was = recorded[name]
+        if was == value or name in SAME_RUN or (name == "joints" and 0 in (was, value)):  # 0: the data's
+            continue
+        if name == "min_steps" and today.epochs_for(train) == dataclasses.replace(today, min_steps=was).epochs_for(
+            train
+        ):
+            continue
+        option = "--" + name.replace("_", "-")
+        flags.append(
+            (option if was else "--no-" + option[2:])
+            if isinstance(was, bool)
+            else f"{option} {was:g}"
+            if isinstance(was, float)
+            else f"{option} {was}"
+        )
+    return flags
 
 
 def ablation_figure(root: Path, out: Path) -> None:
