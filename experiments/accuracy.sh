@@ -43,7 +43,13 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do echo "one3-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"; done
   echo "best3-3-1 --protocol 3:1 --preset best"
   for s in 0 1 2; do echo "best3-cw3-s$s --protocol cw3 --preset best --seed $s"; done
-  for f in 1 2 3 4 5 6; do echo "best3-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
+  # cross-subject with the palm-frame features (the preset before its by_protocol change): folds 1-3 ran, 1 and 2
+  # before the preset used the grouped kernel; validation round 8 then chose features pose,vel for cross-subject
+  for f in 1 2; do echo "best3-xs-subject$f --protocol cross-subject --fold $f --preset best --features local,vel,orient --no-grouped-kernel"; done
+  echo "best3-xs-subject3 --protocol cross-subject --fold 3 --preset best --features local,vel,orient"
+  # the best preset on cross-subject (its by_protocol change: features pose,vel): one network, then 3 members
+  for f in 1 2 3 4 5 6; do echo "one3-xs-subject$f --protocol cross-subject --fold $f --preset best --members 1"; done
+  for f in 1 2 3 4 5 6; do echo "bestxs-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

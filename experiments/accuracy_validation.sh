@@ -82,10 +82,10 @@ round7() {  # 1:3: the best preset's network against best256's (where the preset
 round8() {  # cross-subject folds 1 and 2, validated on one held-out training subject (--val-by subject)
   local f c changes=(
     "best256 --preset best256"
-    "best --preset best"
+    "best --preset best --features local,vel,orient"
     "best-posevel --preset best --features pose,vel"
-    "best-bones --preset best --bones 0.2"
-  )
+    "best-bones --preset best --features local,vel,orient --bones 0.2"
+  )  # (the preset's features on 1:1; its cross-subject features, pose,vel, were chosen by this round)
   for f in 1 2; do
     for c in "${changes[@]}"; do
       echo "v8-xs$f-${c%% *} --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject ${c#* }"
