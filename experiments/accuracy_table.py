@@ -90,7 +90,13 @@ def presets(root: Path) -> list[str]:
         spread = f"{100 * statistics.mean(accs):.2f} +- {100 * statistics.stdev(accs):.2f}%" if len(accs) > 1 else ""
         minutes = ", ".join(f"{r['train_seconds'] / 60:.1f}" for r in res)
         rows.append(f"| {label} | {', '.join(done)} | {', '.join(pct(a) for a in accs)} | {spread} | {minutes} |")
-    for prefix, preset in (("best3", "best"), ("best256", "best256"), ("best", "best128")):
+    for prefix, preset in (
+        ("bestxs", "best (3 members)"),
+        ("one3", "best, one network"),
+        ("best3", "best with features local,vel,orient (its 1:1 features; before the cross-subject change)"),
+        ("best256", "best256"),
+        ("best", "best128"),
+    ):
         rows += cross_subject(root, prefix, preset)
     return rows
 
