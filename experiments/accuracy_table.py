@@ -378,7 +378,8 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation round 4 (1:1, GPU)", "", *validation_round4(root)]))
     print("\n".join(["", "### Validation round 5 (1:1)", "", *validation_round5(root)]))
     print("\n".join(["", "### Validation round 6 (1:1)", "", *validation_round5(root, ROUND6)]))
-    print("\n".join(["", "### Validation round 7 (1:3)", "", *validation_round5(root, ROUND7)]))
+    if any((root / name).exists() for name in ("v4-13-base-s0", "v7-13-best-s0", "v7-13-best-s1")):
+        print("\n".join(["", "### Validation round 7 (1:3)", "", *validation_round5(root, ROUND7)]))
     round8 = validation_round5(root, ROUND8, "folds 1, 2")
     print("\n".join(["", "### Validation round 8 (cross-subject)", "", *round8]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
