@@ -245,9 +245,9 @@ ROUND7 = {  # 1:3: the best preset's network against best256's (best256's seed 1
 
 ROUND8 = {  # cross-subject folds 1 and 2, validation = one held-out training subject (--val-by subject)
     "v8-xs1-best256+v8-xs2-best256": "best256's network (one network)",
-    "v8-xs1-best+v8-xs2-best": "the best preset's network (one network)",
-    "v8-xs1-best-posevel+v8-xs2-best-posevel": "the best preset's network on features pose, vel (no palm frame)",
-    "v8-xs1-best-bones+v8-xs2-best-bones": "the best preset's network + hand-shape augmentation, --bones 0.2",
+    "v8-xs1-best+v8-xs2-best": "the best preset's network with its 1:1 features local, vel, orient",
+    "v8-xs1-best-posevel+v8-xs2-best-posevel": "the best preset's network on features pose, vel (its cross-subject recipe now)",
+    "v8-xs1-best-bones+v8-xs2-best-bones": "the best preset's network, features local, vel, orient, + --bones 0.2",
 }
 
 
