@@ -133,7 +133,8 @@ def seed_table(root: Path, groups: dict[str, str], header: list[str], cells) -> 
         names = name.split("+") if "+" in name else [f"{name}-s{s}" for s in (0, 1)]
         runs = [root / n for n in names if (root / n / "results.json").exists()]
         filled = cells(runs) if runs else ["not run", *[""] * (len(header) - 3)]
-        rows.append("| " + " | ".join([", ".join(names) if "+" in name else f"{name}-sS", what, *filled]) + " |")
+        label = ", ".join(r.name for r in runs) or name.replace("+", ", ") if "+" in name else f"{name}-sS"
+        rows.append("| " + " | ".join([label, what, *filled]) + " |")
     return rows
 
 
