@@ -264,15 +264,15 @@ def test_fused_members_give_the_logits_and_gradients_of_members_one_after_anothe
 
     torch.manual_seed(0)
     model = build_model(make_config(members=3, num_units=8, cell=cell, grouped_kernel=True, **shape), 5)
-    assert isinstance(model, Ensemble) and model.fused and model.can_fuse()
+    assert isinstance(model, Ensemble) and all(m.grouped for m in model.members) and model.can_fuse()
     model.eval()  # dropout off: both paths see the same values
     x, lengths, y = torch.randn(5, 9, 63), torch.tensor([9, 3, 6, 1, 7]), torch.tensor([0, 1, 2, 3, 4])
     x[1, 3:] = x[3, 1:] = -99.0  # padding, as batches carry it
     grads = []
     for fused in (True, False):
-        model.fused = fused
         for m in model.members:
-            m.grouped = fused  # False: each member on PyTorch's layers
+            m.grouped = fused  # False: each member on PyTorch's layers, one after another
+        assert model.can_fuse() == fused
         model.zero_grad()
         members = model.forward_members(x, lengths)
         sum(nn.functional.cross_entropy(m, y) for m in members).backward()
@@ -311,6 +311,6 @@ def test_members_that_the_grouped_kernel_cannot_run_fall_back_to_one_after_anoth
     from handrnn.models import build_model
 
     model = build_model(make_config(members=2, num_units=8, cell="lstm", grouped_kernel=True), 5)
-    assert model.fused and not model.can_fuse()
+    assert all(m.grouped for m in model.members) and not model.can_fuse()
     x, lengths = torch.randn(2, 4, 63), torch.tensor([4, 2])
     assert model.forward_members(x, lengths).shape == (2, 2, 5)

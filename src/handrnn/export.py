@@ -146,10 +146,8 @@ def reference_path(model: nn.Module) -> nn.Module:
     for m in model.modules():
         if isinstance(m, HRNN) and isinstance(m.fingers, FingerRNN):
             m.fingers = FingerLayers(m.fingers)
-        if isinstance(m, Ensemble):
-            m.fused = False  # its members one after another, on PyTorch's layers
         if isinstance(m, RNNClassifier):
-            m.grouped = False
+            m.grouped = False  # an ensemble of them then runs its members one after another
     return model.eval()
 
 

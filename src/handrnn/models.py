@@ -355,10 +355,9 @@ class Ensemble(nn.Module):
     """Several models as one predictor: the mean of their probabilities. Trained together, each member on
     its own loss (`forward_members`), from its own initial weights and dropout."""
 
-    def __init__(self, members: list[nn.Module], fused: bool = False):
+    def __init__(self, members: list[nn.Module]):
         super().__init__()
         self.members = nn.ModuleList(members)
-        self.fused = fused  # run the members' layers together through the grouped kernel, where they can
 
     @property
     def num_classes(self) -> int:
@@ -366,14 +365,15 @@ class Ensemble(nn.Module):
 
     def forward_members(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, D], lengths [B] -> each member's logits [M, B, C]."""
-        if self.fused and self.can_fuse():
+        if self.can_fuse():
             outs = fused_outputs(list(self.members), x, lengths)
             return torch.stack([m.forward_head(m.read_out(o, lengths)) for m, o in zip(self.members, outs)])
         return torch.stack([m(x, lengths) for m in self.members])
 
     def can_fuse(self) -> bool:
-        """Whether the members are flat GRU/SimpleRNN networks that the grouped kernel can run together."""
-        return all(isinstance(m, RNNClassifier) and m.can_group() for m in self.members)
+        """Whether the members are flat GRU/SimpleRNN networks set to run on the grouped kernel (`grouped`):
+        then they run together, each member and direction a group of one call per layer."""
+        return all(isinstance(m, RNNClassifier) and m.grouped and m.can_group() for m in self.members)
 
     @staticmethod
     def combine(member_logits: torch.Tensor) -> torch.Tensor:
@@ -422,7 +422,7 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
     """The model that `cfg` describes, for inputs encoded with cfg's features: one network, or an
     Ensemble of cfg.members networks."""
     if cfg.members > 1:
-        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)], fused=cfg.grouped_kernel)
+        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)])
     return build_one(cfg, num_classes)
 
 
