@@ -5,9 +5,9 @@
 # Round 4 (1:1 and 1:3, three seeds on 1:1): the best network with one change each, among them the palm-frame
 # features (local, orient); round 5: round 4's best changes together; round 6: the best preset's network with
 # hand-shape augmentation; round 7 (1:3): the best preset's network against best256's; round 8 (cross-subject,
-# validated on a held-out training subject): best256's and the best preset's networks, and variants. ROUNDS picks
-# the rounds (default all). Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# validated on a held-out training subject): best256's and the best preset's networks, and variants; round 9 (1:3): features
+# and regularisation of the best preset's network over more seeds. ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -92,9 +92,34 @@ round8() {  # cross-subject folds 1 and 2, validated on one held-out training su
     done
   done
 }
+round9() {  # 1:3 (the preset's weakest 1:1-style protocol): features and regularisation, more seeds than round 7
+  # (ran on a lent GPU: EXTRA="--device cuda"; round 7's CPU runs are seeds 0 and 1 of the first two lines)
+  local s c
+  for s in 2 3; do
+    echo "v9-13-best256-s$s --protocol 1:3 --preset best256 --members 1 --val-fraction 0.1 --seed $s"
+    echo "v9-13-best-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s"
+  done
+  local changes=(
+    "posevel --features pose,vel"
+    "posevel-dropout05 --features pose,vel --dropout 0.5"
+    "posevel-bones02 --features pose,vel --bones 0.2"
+    "posevel-units128 --features pose,vel --num-units 128"
+    "lo-bones02 --bones 0.2"
+  )
+  for s in 0 1 2 3; do
+    for c in "${changes[@]}"; do
+      [ "$s" -ge 2 ] && [ "${c%% *}" != posevel ] && continue
+      echo "v9-13-${c%% *}-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s ${c#* }"
+    done
+  done
+  for s in 4 5; do
+    for c in best256 best; do echo "v9-13-$c-s$s --protocol 1:3 --preset $c --members 1 --val-fraction 0.1 --seed $s"; done
+    echo "v9-13-posevel-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s --features pose,vel"
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

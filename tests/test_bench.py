@@ -1,10 +1,13 @@
 import json
 
+import numpy as np
 import pytest
+import torch
 
-from handrnn.bench import recurrent_flops_per_frame
+from handrnn.bench import finger_level_ms, grouped_scaling, load_times, recurrent_flops_per_frame
 from handrnn.cli import main
 from handrnn.config import make_config
+from handrnn.datasets import load_data, save_npz
 
 
 def test_flop_counts_by_hand():
@@ -59,3 +62,19 @@ def test_plot_and_table_commands(tree, tmp_path, capsys):
     assert main(["table", str(tmp_path / "a")]) == 0
     assert "| a | rnn gru4x1 b50 lr0.001 bucket |" in capsys.readouterr().out
     assert main(["plot", str(tmp_path), "--out", str(tmp_path / "d.png")]) == 2
+
+
+def test_bench_reads_a_container_file(tree, tmp_path):
+    data = load_data(tree)
+    save_npz(tmp_path / "d.npz", data)
+    loads = load_times(tmp_path / "d.npz")
+    assert loads["cold_s"] > 0 and loads["warm_s"] > 0
+    assert np.array_equal(loads["data"].labels, data.labels) and len(loads["data"].sequences) == len(data.sequences)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on this machine)")
+def test_bench_times_the_kernels_on_cuda():
+    rows = grouped_scaling(groups=(1, 2), budget=0.05, device="cuda")
+    assert [r["groups"] for r in rows] == [1, 2] and all(r["ms"] > 0 for r in rows)
+    fingers = finger_level_ms(16, 5, 40, budget=0.05, device="cuda")
+    assert fingers["fused"] > 0 and fingers["five_layers"] > 0

@@ -22,7 +22,7 @@ import torch
 from . import features
 from .config import Config, make_config
 from .data import Encoder, Normaliser, SequenceSet, batch_indices, cw3_split
-from .datasets import read_fpha
+from .datasets import load_data, read_fpha
 from .models import GATES, FingerRNN, build_model
 from .runs import atomic_write, describe, size_label, write_json
 from .skeleton import FINGER_INPUT, FINGER_JOINTS, NUM_FINGERS
@@ -118,7 +118,9 @@ def time_training(cfg: Config, train: SequenceSet, pad_to: int | None, budget: f
     }
 
 
-def ensemble_cost(seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budget: float, members: int = 5) -> dict:
+def ensemble_cost(
+    seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budget: float, members: int = 5, device: str = "cpu"
+) -> dict:
     """Seconds per training epoch of the `best` preset's network at 128 units (issue 9's measure: GRU-128
     members) alone and as an ensemble of `members`, with the preset's features and augmentation: on PyTorch's
     layers (members one after another), and on the grouped kernel (directions and members in one call)."""
@@ -126,7 +128,7 @@ def ensemble_cost(seqs: list[np.ndarray], labels: np.ndarray, pad_to: int, budge
     from .config import load_preset
 
     preset = {k: v for k, v in load_preset(preset_path("best"))[0].items() if k != "members"}
-    cfg = make_config(Config(), **{**preset, "num_units": 128})
+    cfg = make_config(Config(), **{**preset, "num_units": 128, "device": device})
     train = SequenceSet(seqs, labels, Encoder.fit(cfg.feature_names(), cfg.normalise, seqs), augmentation(cfg))
     result = {"model": describe(cfg), "members": members}
     for prefix, grouped in (("", False), ("grouped_", True)):
@@ -156,34 +158,39 @@ def format_ensemble(e: dict) -> str:
     return text
 
 
-def grouped_scaling(groups=(1, 2, 5), units: int = 128, batch: int = 32, frames: int = 77, budget: float = 1.0) -> list:
+def grouped_scaling(
+    groups=(1, 2, 5), units: int = 128, batch: int = 32, frames: int = 77, budget: float = 1.0, device: str = "cpu"
+) -> list:
     """Milliseconds per forward + backward of the grouped kernel (GRU, 126 inputs) with G groups: whether
     G networks (ensemble members, directions) run in less than G times the time of one."""
     from .recurrent import grouped_rnn
 
+    where = resolve_device(device)
     rows = []
     for g in groups:
         torch.manual_seed(0)
-        params = [(torch.randn(g, 3 * units, n) * 0.1).requires_grad_() for n in (126, units)]
-        params += [torch.zeros(g, 3 * units, requires_grad=True) for _ in range(2)]
-        x = torch.randn(batch, frames, g * 126)
+        params = [(torch.randn(g, 3 * units, n, device=where) * 0.1).requires_grad_() for n in (126, units)]
+        params += [torch.zeros(g, 3 * units, device=where, requires_grad=True) for _ in range(2)]
+        x = torch.randn(batch, frames, g * 126, device=where)
         grouped_rnn("gru", x, None, *params)[0].sum().backward()  # warm-up
         reps, t0 = 0, time.perf_counter()
         while reps == 0 or time.perf_counter() - t0 < budget:
             grouped_rnn("gru", x, None, *params)[0].sum().backward()
             reps += 1
+        synchronize(where)
         rows.append({"groups": g, "ms": 1e3 * (time.perf_counter() - t0) / reps})
     for r in rows:
         r["ratio_to_one"] = r["ms"] / rows[0]["ms"]
     return rows
 
 
-def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0) -> dict:
+def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0, device: str = "cpu") -> dict:
     """Milliseconds per forward + backward of the finger level alone (the part fusion changes), on one
     batch of `batch` random sequences of `frames` frames: fused against five layers one after another."""
     torch.manual_seed(0)
-    layer = FingerRNN(cell="gru", units=units)
-    x = torch.randn(batch, frames, NUM_FINGERS * FINGER_INPUT)
+    where = resolve_device(device)
+    layer = FingerRNN(cell="gru", units=units).to(where)
+    x = torch.randn(batch, frames, NUM_FINGERS * FINGER_INPUT, device=where)
     ms = {}
     for fused in (True, False):
         layer.fused = fused
@@ -192,6 +199,7 @@ def finger_level_ms(units: int, batch: int, frames: int, budget: float = 2.0) ->
         while reps == 0 or time.perf_counter() - t0 < budget:
             layer(x).sum().backward()
             reps += 1
+        synchronize(where)
         ms["fused" if fused else "five_layers"] = 1e3 * (time.perf_counter() - t0) / reps
     return {"units": units, "batch": batch, "frames": frames, **ms, "ratio": ms["five_layers"] / ms["fused"]}
 
@@ -246,12 +254,20 @@ def export_latency(model: torch.nn.Module, frames: torch.Tensor, reps: int = 20)
     return {"export_torch_ms": torch_ms, "export_onnx_ms": _median_ms(lambda: session.run(None, feed), reps)}
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a wall-clock time covers it (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _median_ms(call, reps: int) -> float:
     call()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         call()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     return 1e3 * float(np.median(times))
 
@@ -277,6 +293,14 @@ def bench_cases(quick: bool) -> list[dict]:
 
 
 def load_times(data_path: Path) -> dict:
+    """Seconds to read the data cold (parsed) and warm (from the cache); a file (.npz) is read twice."""
+    if not data_path.is_dir():
+        t0 = time.perf_counter()
+        load_data(data_path)
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        data = load_data(data_path)
+        return {"cold_s": cold, "warm_s": time.perf_counter() - t0, "data": data}
     with tempfile.TemporaryDirectory() as cache:
         t0 = time.perf_counter()
         read_fpha(data_path, cache_dir=Path(cache))
@@ -311,10 +335,10 @@ def run_bench(
             latency_done.add(row["model"])
         rows.append(row)
         log.info(f"[{i}/{len(cases)}] {format_row(row)}")
-    fingers = [finger_level_ms(16, b, len(median_seq), budget=min(budget, 2.0)) for b in (50, 5)]
-    ensemble = ensemble_cost(seqs, data.labels[split.train], pad_to, budget)
+    fingers = [finger_level_ms(16, b, len(median_seq), min(budget, 2.0), device) for b in (50, 5)]
+    ensemble = ensemble_cost(seqs, data.labels[split.train], pad_to, budget, device=device)
     log.info(f"ensemble: {format_ensemble(ensemble)}")
-    ensemble["grouped_kernel"] = grouped_scaling(budget=min(budget, 2.0))
+    ensemble["grouped_kernel"] = grouped_scaling(budget=min(budget, 2.0), device=device)
     result = {
         "command": "handrnn bench" + (" --quick" if quick else "") + f" --seconds {budget:g} --device {device}",
         "device": str(resolve_device(device)),
