@@ -50,6 +50,8 @@ commands() {  # one "name flags..." line per run
   # the best preset on cross-subject (its by_protocol change: features pose,vel): one network, then 3 members
   for f in 1 2 3 4 5 6; do echo "one3-xs-subject$f --protocol cross-subject --fold $f --preset best --members 1"; done
   for f in 1 2 3 4 5 6; do echo "bestxs-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
+  # the best preset on 1:3 after its by_protocol change (validation round 9: features pose,vel, --bones 0.2)
+  echo "best13-1-3 --protocol 1:3 --preset best"
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

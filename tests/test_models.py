@@ -314,3 +314,42 @@ def test_members_that_the_grouped_kernel_cannot_run_fall_back_to_one_after_anoth
     assert all(m.grouped for m in model.members) and not model.can_fuse()
     x, lengths = torch.randn(2, 4, 63), torch.tensor([4, 2])
     assert model.forward_members(x, lengths).shape == (2, 2, 5)
+
+
+def grouped_models():
+    """A fused HRNN and a grouped ensemble of bidirectional GRUs, in eval mode, with a padded batch."""
+    from handrnn.config import make_config
+    from handrnn.models import build_model
+
+    torch.manual_seed(0)
+    hrnn = build_model(make_config(model="hrnn", num_units1=4, pool="mean"), 5).eval()
+    ensemble = build_model(make_config(members=2, num_units=8, bidirectional=True, grouped_kernel=True), 5).eval()
+    x, lengths = torch.randn(3, 7, 63), torch.tensor([7, 2, 5])
+    x[1, 2:] = x[2, 5:] = -99.0
+    return [hrnn, ensemble], x, lengths
+
+
+def test_the_grouped_kernel_runs_where_kernel_runs_on_says_with_the_same_logits(monkeypatch):
+    import handrnn.models as models
+
+    calls = []
+    kernel = models.grouped_rnn
+    monkeypatch.setattr(models, "grouped_rnn", lambda *a, **k: calls.append(1) or kernel(*a, **k))
+    nets, x, lengths = grouped_models()
+    on_kernel = [net(x, lengths) for net in nets]
+    assert len(calls) == 3  # the HRNN's finger and hand levels, the ensemble's one layer
+    monkeypatch.setattr(models, "kernel_runs_on", lambda x: False)  # as on a GPU: PyTorch's layers
+    for net, logits in zip(nets, on_kernel):
+        torch.testing.assert_close(net(x, lengths), logits, rtol=1e-5, atol=1e-5)
+    assert len(calls) == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on this machine)")
+def test_grouped_models_on_cuda_give_the_cpu_logits():
+    from handrnn.models import kernel_runs_on
+
+    nets, x, lengths = grouped_models()
+    assert kernel_runs_on(x) and not kernel_runs_on(x.cuda())
+    for net in nets:
+        cpu = net(x, lengths)
+        torch.testing.assert_close(net.cuda()(x.cuda(), lengths).cpu(), cpu, rtol=1e-4, atol=1e-4)

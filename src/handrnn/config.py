@@ -58,14 +58,16 @@ class Config:
     cell2: str = opt("gru", "hrnn: the hand level's cell")
     num_units1: int = opt(16, "hrnn: units of each finger's layer")
     num_units2: int = opt(0, "hrnn: units of the hand layer; 0 = 10 x num_units1 (CW3)")
-    fused: bool = opt(True, "hrnn: GRU/SimpleRNN layers through the grouped kernel; off: one PyTorch layer per finger")
+    fused: bool = opt(
+        True, "hrnn: GRU/SimpleRNN layers through the grouped kernel (CPU); off: one PyTorch layer per finger"
+    )
     bidirectional: bool = opt(False, "rnn: each layer also reads the sequence backwards from its true last frame")
     pool: str = opt("last", "last (CW3: state at the last frame) | mean | max | attention over valid frames")
     layer_norm: bool = opt(False, "layer norm on the pooled features before dropout")
     dropout: float = opt(0.2, "before the classifier (CW3 gives no rate)")
     members: int = opt(1, "an ensemble of this many networks trained together; their probabilities are averaged")
     grouped_kernel: bool = opt(
-        False, "model rnn (GRU/SimpleRNN): a layer's directions and ensemble members in one grouped-kernel call"
+        False, "model rnn (GRU/SimpleRNN): a layer's directions and ensemble members in one grouped-kernel call (CPU)"
     )
     # augmentation of training sequences, on the fly (0 = off)
     speed: float = opt(0.0, "play speed factor log-uniform in [1/(1+s), 1+s]")
