@@ -252,6 +252,23 @@ ROUND8 = {  # cross-subject folds 1 and 2, validation = one held-out training su
 }
 
 
+def seeds(name: str, numbers) -> str:
+    return "+".join(f"{name}-s{s}" for s in numbers)
+
+
+ROUND9 = {  # 1:3 over more seeds (seeds 2 to 5 on a lent GPU; seeds 0 and 1 of the first two rows: round 7)
+    "v4-13-base-s0+v13-ms1800-s1+" + seeds("v9-13-best256", range(2, 6)): "best256's network (one network)",
+    "v7-13-best-s0+v7-13-best-s1+" + seeds("v9-13-best", range(2, 6)): "the best preset's network (local, vel, orient)",
+    seeds("v9-13-posevel", range(6)): "the best preset's network on features pose, vel",
+    seeds("v9-13-posevel", range(2)): "the same, seeds 0 and 1 only (beside the rows below)",
+    seeds("v9-13-posevel-bones02", range(2)): "pose, vel + --bones 0.2 (the preset's 1:3 recipe now)",
+    seeds("v9-13-posevel-dropout05", range(2)): "pose, vel + --dropout 0.5",
+    seeds("v9-13-posevel-units128", range(2)): "pose, vel + --num-units 128",
+    seeds("v7-13-best", range(2)): "local, vel, orient, seeds 0 and 1 only (round 7's runs)",
+    seeds("v9-13-lo-bones02", range(2)): "local, vel, orient + --bones 0.2",
+}
+
+
 def validation_round5(root: Path, groups: dict[str, str] = ROUND5, of: str = "seeds 0, 1") -> list[str]:
     """Rounds 5 to 8: the preset keeps its last epoch, so compare validation at the end of training."""
 
@@ -383,6 +400,8 @@ def main(root: str) -> None:
         print("\n".join(["", "### Validation round 7 (1:3)", "", *validation_round5(root, ROUND7)]))
     round8 = validation_round5(root, ROUND8, "folds 1, 2")
     print("\n".join(["", "### Validation round 8 (cross-subject)", "", *round8]))
+    round9 = validation_round5(root, ROUND9, "seeds as listed")
+    print("\n".join(["", "### Validation round 9 (1:3)", "", *round9]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 
