@@ -5,9 +5,11 @@
 # Round 4 (1:1 and 1:3, three seeds on 1:1): the best network with one change each, among them the palm-frame
 # features (local, orient); round 5: round 4's best changes together; round 6: the best preset's network with
 # hand-shape augmentation; round 7 (1:3): the best preset's network against best256's; round 8 (cross-subject,
-# validated on a held-out training subject): best256's and the best preset's networks, and variants; round 9 (1:3): features
-# and regularisation of the best preset's network over more seeds. ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# validated on a held-out training subject): best256's and the best preset's networks, and variants; round 9
+# (1:3): features and regularisation of the best preset's network over more seeds; round 10: round 8's
+# cross-subject recipe with hand-shape augmentation. ROUNDS picks the rounds (default all). Runs that already
+# have results.json are kept.
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -117,9 +119,15 @@ round9() {  # 1:3 (the preset's weakest 1:1-style protocol): features and regula
     echo "v9-13-posevel-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s --features pose,vel"
   done
 }
+round10() {  # cross-subject folds 1 and 2 as round 8: the preset's cross-subject recipe with hand-shape augmentation
+  local f
+  for f in 1 2; do
+    echo "v10-xs$f-posevel-bones --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best --bones 0.2"
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
