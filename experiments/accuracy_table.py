@@ -61,7 +61,8 @@ def presets(root: Path) -> list[str]:
     groups = {
         "1:1, best (3 members)": [f"best3-1-1-s{s}" for s in range(3)],
         "1:1, best, one network": [f"one3-1-1-s{s}" for s in range(3)],
-        "1:3, best (200 epochs)": ["best3-1-3"],
+        "1:3, best (features pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
+        "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
         "3:1, best": ["best3-3-1"],
         "cw3, best": [f"best3-cw3-s{s}" for s in range(3)],
         "1:1, best256 (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
@@ -269,6 +270,12 @@ ROUND9 = {  # 1:3 over more seeds (seeds 2 to 5 on a lent GPU; seeds 0 and 1 of 
 }
 
 
+ROUND10 = {  # round 8's folds and validation subject: the preset's cross-subject recipe with hand-shape augmentation
+    "v8-xs1-best-posevel+v8-xs2-best-posevel": "the best preset's network on features pose, vel (round 8's runs)",
+    "v10-xs1-posevel-bones+v10-xs2-posevel-bones": "the same + --bones 0.2",
+}
+
+
 def validation_round5(root: Path, groups: dict[str, str] = ROUND5, of: str = "seeds 0, 1") -> list[str]:
     """Rounds 5 to 8: the preset keeps its last epoch, so compare validation at the end of training."""
 
@@ -402,6 +409,8 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation round 8 (cross-subject)", "", *round8]))
     round9 = validation_round5(root, ROUND9, "seeds as listed")
     print("\n".join(["", "### Validation round 9 (1:3)", "", *round9]))
+    round10 = validation_round5(root, ROUND10, "folds 1, 2")
+    print("\n".join(["", "### Validation round 10 (cross-subject)", "", *round10]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 
