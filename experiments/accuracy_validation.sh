@@ -119,9 +119,12 @@ round9() {  # 1:3 (the preset's weakest 1:1-style protocol): features and regula
     echo "v9-13-posevel-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s --features pose,vel"
   done
 }
-round10() {  # cross-subject folds 1 and 2 as round 8: the preset's cross-subject recipe with hand-shape augmentation
-  local f
-  for f in 1 2; do
+round10() {  # cross-subject as round 8: the preset's cross-subject recipe with hand-shape augmentation, folds 1-4
+  local f                                                  # (folds 3 and 4 for the recipe without it as well)
+  for f in 3 4; do
+    echo "v10-xs$f-posevel --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best"
+  done
+  for f in 1 2 3 4; do
     echo "v10-xs$f-posevel-bones --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best --bones 0.2"
   done
 }
