@@ -270,9 +270,11 @@ ROUND9 = {  # 1:3 over more seeds (seeds 2 to 5 on a lent GPU; seeds 0 and 1 of 
 }
 
 
-ROUND10 = {  # round 8's folds and validation subject: the preset's cross-subject recipe with hand-shape augmentation
-    "v8-xs1-best-posevel+v8-xs2-best-posevel": "the best preset's network on features pose, vel (round 8's runs)",
-    "v10-xs1-posevel-bones+v10-xs2-posevel-bones": "the same + --bones 0.2",
+ROUND10 = {  # round 8's protocol (one held-out training subject) on folds 1 to 4: with and without --bones 0.2
+    "v8-xs1-best-posevel+v8-xs2-best-posevel+v10-xs3-posevel+v10-xs4-posevel": (
+        "the best preset's cross-subject network, pose, vel (folds 1, 2: round 8's runs)"
+    ),
+    "+".join(f"v10-xs{f}-posevel-bones" for f in range(1, 5)): "the same + --bones 0.2",
 }
 
 
@@ -409,7 +411,7 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation round 8 (cross-subject)", "", *round8]))
     round9 = validation_round5(root, ROUND9, "seeds as listed")
     print("\n".join(["", "### Validation round 9 (1:3)", "", *round9]))
-    round10 = validation_round5(root, ROUND10, "folds 1, 2")
+    round10 = validation_round5(root, ROUND10, "folds 1 to 4")
     print("\n".join(["", "### Validation round 10 (cross-subject)", "", *round10]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
