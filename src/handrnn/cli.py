@@ -508,7 +508,7 @@ def get_parser() -> argparse.ArgumentParser:
     add_training_commands(sub)
     add_run_commands(sub)
     b = sub.add_parser("bench", help="measure training and inference speed on the cw3 training set")
-    b.add_argument("--data", default="", help="FPHA folder (default: $HANDRNN_DATA)")
+    b.add_argument("--data", default="", help="FPHA folder or .npz container (default: $HANDRNN_DATA)")
     b.add_argument("--quick", action="store_true", help="a few rows, about a minute")
     b.add_argument("--seconds", type=float, help="time budget per row (default 3 quick, 15 full)")
     b.add_argument("--out", default="bench", help="folder for bench.json and bench.csv")
