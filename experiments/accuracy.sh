@@ -52,6 +52,8 @@ commands() {  # one "name flags..." line per run
   for f in 1 2 3 4 5 6; do echo "bestxs-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
   # the best preset on 1:3 after its by_protocol change (validation round 9: features pose,vel, --bones 0.2)
   echo "best13-1-3 --protocol 1:3 --preset best"
+  # round 10's lead: the cross-subject preset with hand-shape augmentation (not yet the preset's)
+  for f in 1 2 3 4 5 6; do echo "bestxsb-xs-subject$f --protocol cross-subject --fold $f --preset best --bones 0.2"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
