@@ -296,19 +296,16 @@ def bench_cases(quick: bool) -> list[dict]:
 
 def load_times(data_path: Path) -> dict:
     """Seconds to read the data cold (parsed) and warm (from the cache); a file (.npz) is read twice."""
-    if not data_path.is_dir():
-        t0 = time.perf_counter()
-        load_data(data_path)
-        cold = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        data = load_data(data_path)
-        return {"cold_s": cold, "warm_s": time.perf_counter() - t0, "data": data}
     with tempfile.TemporaryDirectory() as cache:
+        if data_path.is_dir():
+            read = lambda: read_fpha(data_path, cache_dir=Path(cache))  # noqa: E731
+        else:
+            read = lambda: load_data(data_path)  # noqa: E731
         t0 = time.perf_counter()
-        read_fpha(data_path, cache_dir=Path(cache))
+        read()
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
-        data = read_fpha(data_path, cache_dir=Path(cache))
+        data = read()
         warm = time.perf_counter() - t0
     return {"cold_s": cold, "warm_s": warm, "data": data}
 
