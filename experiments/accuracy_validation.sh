@@ -7,9 +7,10 @@
 # hand-shape augmentation; round 7 (1:3): the best preset's network against best256's; round 8 (cross-subject,
 # validated on a held-out training subject): best256's and the best preset's networks, and variants; round 9
 # (1:3): features and regularisation of the best preset's network over more seeds; round 10: round 8's
-# cross-subject recipe with hand-shape augmentation. ROUNDS picks the rounds (default all). Runs that already
+# cross-subject recipe with hand-shape augmentation; round 11 (1:1): the 3-member preset with each member on the
+# same features or on different ones (--member-features). ROUNDS picks the rounds (default all). Runs that already
 # have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -128,9 +129,16 @@ round10() {  # cross-subject as round 8: the preset's cross-subject recipe with 
     echo "v10-xs$f-posevel-bones --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best --bones 0.2"
   done
 }
+round11() {  # 1:1, the whole 3-member preset validated: its members all on the palm-frame features, or mixed
+  local s                  # (--member-features: members 1 and 3 local,vel,orient, member 2 pose,vel)
+  for s in 0 1 2; do
+    echo "v11-best-s$s --protocol 1:1 --preset best --val-fraction 0.1 --seed $s"
+    echo "v11-mixed-s$s --protocol 1:1 --preset best --val-fraction 0.1 --seed $s --member-features \"'local,vel,orient;pose,vel'\""  # quoted for xargs, then bash
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -38,6 +38,8 @@ CONFIGS = {
         "4",
     ],
     "ensemble": ["--members", "2", "--bidirectional", "--pool", "max", "--features", "pose,vel"],
+    "palm-frame": ["--features", "local,vel,orient", "--bidirectional", "--pool", "mean"],
+    "member-features": ["--members", "2", "--grouped-kernel", "--member-features", "local,orient;pose,vel,dirs"],
     "fused-ensemble": ["--members", "2", "--grouped-kernel", "--bidirectional", "--pool", "mean", "--cell", "rnn"],
 }
 
@@ -67,7 +69,9 @@ def test_exported_models_match_pytorch(tree, tmp_path, name):
 @pytest.mark.fpha
 def test_onnx_matches_pytorch_on_real_sequences(fpha, tmp_path):
     argv = ["train", "--data", str(fpha), "--out", str(tmp_path), "--name", "r", "--epochs", "1", "--threads", "1"]
-    assert main(argv + ["--num-units", "16", "--features", "pose,vel", "--bidirectional", "--pool", "mean"]) == 0
+    assert (
+        main(argv + ["--num-units", "16", "--features", "local,vel,orient", "--bidirectional", "--pool", "mean"]) == 0
+    )
     assert main(["export", str(tmp_path / "r")]) == 0
     session, actions = onnx_session(tmp_path / "r" / "model.onnx")
     data = load_data(fpha)

@@ -129,3 +129,34 @@ def test_local_is_unchanged_when_the_hand_turns_and_orient_turns_with_it():
     assert np.allclose(r_turned, r @ q.T)  # each axis turned by q
     joints = features.pose(x)
     assert np.allclose(np.einsum("tki,tij->tkj", features.local(x), r), joints)  # local back to pose
+
+
+def test_columns_find_each_feature_list_inside_the_encoding_of_a_union():
+    """What an ensemble member of --member-features reads: its own encoding, picked from the union's."""
+    rng = np.random.default_rng(1)
+    x = (moving(frames=5) + rng.normal(0, 0.1, (5, 21, 3))).reshape(5, -1)
+    union = make_config(features="xyz,pose,vel,local,bones,dists,angles,orient").feature_names()
+    whole = features.encode(x, union)
+    for listed in ("pose,vel", "local,vel,orient", "xyz", "dists", "orient,angles,vel", union and ",".join(union)):
+        names = make_config(features=listed).feature_names()
+        cols = features.columns(names, union)
+        assert len(cols) == len(set(cols)) == features.size(names)
+        np.testing.assert_array_equal(whole[:, cols], features.encode(x, names))
+    assert features.columns(union, union) == list(range(features.size(union)))
+    with pytest.raises(ValueError, match="dirs"):
+        features.columns(("pose", "dirs"), union)
+
+
+def test_member_features_give_each_member_its_list_and_the_input_their_union():
+    cfg = make_config(members=3, member_features=" local,vel,orient ; pose,vel ", features="xyz")
+    assert cfg.feature_names() == ("pose", "vel", "local", "orient")
+    assert cfg.member_feature_names() == [("vel", "local", "orient"), ("pose", "vel"), ("vel", "local", "orient")]
+    assert make_config(members=2, features="pose").member_feature_names() == [("pose",), ("pose",)]
+    with pytest.raises(HandRNNError, match="got 'speed'"):
+        make_config(members=2, member_features="pose;speed")
+    with pytest.raises(HandRNNError, match="got ''"):
+        make_config(members=2, member_features="pose;;vel")
+    with pytest.raises(HandRNNError, match="2 feature lists for 1 member"):
+        make_config(member_features="pose;vel")
+    with pytest.raises(HandRNNError, match="model rnn only"):
+        make_config(model="hrnn", members=2, member_features="pose;vel")

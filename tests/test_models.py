@@ -186,6 +186,22 @@ def test_pooled_rnn_streams_exactly(pool):
         RNNClassifier(num_units=4, bidirectional=True).stream(x)
 
 
+def test_members_with_their_own_features_stream_exactly():
+    from handrnn import features
+    from handrnn.config import make_config
+    from handrnn.models import build_model
+
+    torch.manual_seed(0)
+    cfg = make_config(members=2, num_units=8, pool="mean", member_features="local,orient;pose,dists")
+    model = build_model(cfg, 5).eval()
+    x = torch.randn(2, 10, features.size(cfg.feature_names()))
+    state = None
+    with torch.no_grad():
+        for t in range(10):
+            logits, state = model.stream(x[:, t : t + 1], state)
+        torch.testing.assert_close(logits, model(x, torch.tensor([10, 10])), rtol=1e-5, atol=1e-5)
+
+
 FEATURES = {"rnn": ["pose,vel,vel4,bones,dirs,dists,angles", "xyz"], "hrnn": ["pose,vel", "xyz,vel4"]}
 EXTRAS = {
     "rnn": [{"bidirectional": True, "pool": "attention"}, {"depth": 2, "layer_norm": True}],
@@ -353,3 +369,30 @@ def test_grouped_models_on_cuda_give_the_cpu_logits():
     for net in nets:
         cpu = net(x, lengths)
         torch.testing.assert_close(net.cuda()(x.cuda(), lengths).cpu(), cpu, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_members_with_their_own_features_are_the_networks_of_those_features(grouped):
+    """--member-features: each member reads its columns of the union's encoding, and gives the logits of the
+    same network fed its own features alone; on the grouped kernel too (narrower members padded with zeros)."""
+    from handrnn import features
+    from handrnn.config import make_config
+    from handrnn.models import Ensemble, build_model
+
+    torch.manual_seed(0)
+    shape = {"num_units": 8, "bidirectional": True, "pool": "mean", "grouped_kernel": grouped, "depth": 2}
+    cfg = make_config(members=3, member_features="local,vel,orient;pose,vel;dists", **shape)
+    model = build_model(cfg, 5).eval()
+    assert isinstance(model, Ensemble) and model.can_fuse() == grouped
+    rng = np.random.default_rng(0)
+    seqs = [rng.normal(0, 30, (n, 63)) + 100 for n in LENGTHS]
+    union = [torch.from_numpy(features.encode(s, cfg.feature_names())) for s in seqs]
+    x = torch.nn.utils.rnn.pad_sequence(union, batch_first=True, padding_value=-99.0)
+    got = model.forward_members(x, torch.tensor(LENGTHS))
+    for i, (member, names) in enumerate(zip(model.members, cfg.member_feature_names())):
+        alone = build_model(make_config(features=",".join(names), **shape), 5).eval()
+        alone.load_state_dict(member.state_dict())  # the column index is rebuilt from the config, not stored
+        own = [torch.from_numpy(features.encode(s, names)) for s in seqs]
+        want = torch.cat([alone(o[None], torch.tensor([len(o)])) for o in own])
+        torch.testing.assert_close(got[i], want, rtol=1e-5, atol=1e-5)
+    assert set(model.state_dict()) == set(build_model(make_config(members=3, **shape), 5).state_dict())

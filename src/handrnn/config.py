@@ -66,6 +66,11 @@ class Config:
     layer_norm: bool = opt(False, "layer norm on the pooled features before dropout")
     dropout: float = opt(0.2, "before the classifier (CW3 gives no rate)")
     members: int = opt(1, "an ensemble of this many networks trained together; their probabilities are averaged")
+    member_features: str = opt(
+        "",
+        "model rnn ensembles: each member's features, ';' between members, cycled over them (e.g. "
+        "'local,vel,orient;pose,vel'); the input is their union and features is not read; '' = all read features",
+    )
     grouped_kernel: bool = opt(
         False, "model rnn (GRU/SimpleRNN): a layer's directions and ensemble members in one grouped-kernel call (CPU)"
     )
@@ -107,9 +112,25 @@ class Config:
         return self.num_units2 or 10 * self.num_units1
 
     def feature_names(self) -> tuple[str, ...]:
-        """The features field as names in canonical order (per-joint first)."""
-        names = set(listed(self.features))
-        return tuple(n for n in FEATURE_NAMES if n in names)
+        """The encoded input's features in canonical order (per-joint first): the features field, or the
+        union of the members' lists when member_features is given."""
+        lists = self.member_lists() or [listed(self.features)]
+        return canonical(n for names in lists for n in names)
+
+    def member_lists(self) -> list[tuple[str, ...]]:
+        """member_features as one canonical name tuple per ';'-separated list (not yet per member); [] if unset."""
+        return [canonical(listed(part)) for part in self.member_features.split(";") if part.strip()]
+
+    def member_feature_names(self) -> list[tuple[str, ...]]:
+        """Each ensemble member's features: its member_features list (cycled), or the input's."""
+        lists = self.member_lists() or [self.feature_names()]
+        return [lists[i % len(lists)] for i in range(self.members)]
+
+
+def canonical(names) -> tuple[str, ...]:
+    """Feature names, each once, in FEATURE_NAMES order."""
+    names = set(names)
+    return tuple(n for n in FEATURE_NAMES if n in names)
 
 
 CHOICES = {
@@ -187,6 +208,7 @@ def validate_model_inputs(cfg: Config) -> None:
     unknown = [n for n in names if n not in FEATURE_NAMES]
     if unknown or not names:
         raise HandRNNError(f"config: features = {cfg.features!r}; give a comma list of {', '.join(FEATURE_NAMES)}")
+    validate_member_features(cfg)
     if cfg.normalise == "hand" and cfg.feature_names() != ("xyz",):
         raise HandRNNError("config: normalise = 'hand' reads raw coordinates; use it with features = 'xyz' only")
     if cfg.joints not in (0, FPHA_JOINTS):
@@ -203,6 +225,27 @@ def validate_model_inputs(cfg: Config) -> None:
             )
         if cfg.bidirectional:
             raise HandRNNError("config: bidirectional applies to model rnn only")
+
+
+def validate_member_features(cfg: Config) -> None:
+    if not cfg.member_features:
+        return
+    parts = cfg.member_features.split(";")
+    for part in parts:
+        names = listed(part)
+        unknown = [n for n in names if n not in FEATURE_NAMES]
+        if unknown or not names:
+            raise HandRNNError(
+                f"config: member_features = {cfg.member_features!r}: each ';'-separated part must be a comma list of "
+                f"{', '.join(FEATURE_NAMES)}, got {part.strip()!r}"
+            )
+    if cfg.model != "rnn":
+        raise HandRNNError("config: member_features applies to model rnn only")
+    if cfg.members < len(parts):
+        raise HandRNNError(
+            f"config: member_features gives {len(parts)} feature lists for {cfg.members} member(s); "
+            f"set members to at least {len(parts)}"
+        )
 
 
 def coerce(name: str, value: Any, where: str) -> Any:

@@ -20,7 +20,7 @@ from .errors import HandRNNError
 from .features import LONG_STRIDE
 from .models import CELLS, HRNN, Ensemble, FingerRNN, RNNClassifier
 from .runs import refuse_link
-from .skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_COORDS, NUM_FINGERS, NUM_JOINTS, WRIST
+from .skeleton import BONES, FINGER_CHAINS, MCP_JOINTS, NUM_COORDS, NUM_FINGERS, NUM_JOINTS, PALM_ACROSS, PALM_UP, WRIST
 
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -36,14 +36,19 @@ class TorchFeatures(nn.Module):
         norm = encoder.normaliser
         self.kind = norm.kind
         if norm.kind == "zscore":
-            self.register_buffer("mean", torch.tensor(norm.mean, dtype=torch.float32))
-            self.register_buffer("std", torch.tensor(norm.std, dtype=torch.float32))
+            self.register_buffer("mean", torch.tensor(norm.mean, dtype=torch.float64))
+            self.register_buffer("std", torch.tensor(norm.std, dtype=torch.float64))
         self.palm = float(norm.palm or 1.0)  # hand normalisation: the training frames' mean palm size
         parent, child = (list(side) for side in zip(*BONES))
         i, j = np.triu_indices(NUM_JOINTS, k=1)
         self.index = {"parent": parent, "child": child, "i": i.tolist(), "j": j.tolist()}
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """In float64, as features.encode computes: a near-constant column (the middle MCP's sideways offset in
+        the palm frame is 0 up to rounding) is divided by a tiny spread, which would magnify float32 rounding."""
+        return self.encode(frames.to(torch.float64)).to(torch.float32)
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
         b, t = frames.shape[0], frames.shape[1]
         if self.names == ("xyz",) and self.kind != "hand":  # the coordinates as given, of any joint layout
             return (frames - self.mean) / self.std if self.kind == "zscore" else frames
@@ -57,6 +62,11 @@ class TorchFeatures(nn.Module):
                 per_joint.append((joints - joints[:, :, WRIST : WRIST + 1]) / palm)
             elif name in ("vel", "vel4"):
                 per_joint.append(self.velocity(joints / palm, 1 if name == "vel" else LONG_STRIDE))
+            elif name == "local":  # pose in the palm's axes: [B, T, 21, 3]
+                pose = (joints - joints[:, :, WRIST : WRIST + 1]) / palm
+                per_joint.append(torch.einsum("btij,btkj->btki", self.palm_frame(joints), pose))
+            elif name == "orient":
+                glob.append(self.palm_frame(joints).reshape(b, t, 9))
             else:
                 glob.append(self.global_feature(name, joints, palm))
         blocks = [torch.cat(per_joint, -1).reshape(b, t, -1)] if per_joint else []
@@ -72,6 +82,18 @@ class TorchFeatures(nn.Module):
         wrist = joints[:, :, WRIST : WRIST + 1]
         size = torch.linalg.vector_norm(joints[:, :, list(MCP_JOINTS)] - wrist, dim=-1).mean(-1)  # [B, T]
         return size.mean(1).clamp_min(1e-6)[:, None, None, None]
+
+    @staticmethod
+    def palm_frame(joints: torch.Tensor) -> torch.Tensor:
+        """features.palm_frame: each frame's palm axes as rows, [B, T, 3, 3]."""
+
+        def unit(v: torch.Tensor) -> torch.Tensor:
+            return v / torch.linalg.vector_norm(v, dim=-1, keepdim=True).clamp_min(1e-9)
+
+        up = unit(joints[:, :, PALM_UP[1]] - joints[:, :, PALM_UP[0]])
+        across = joints[:, :, PALM_ACROSS[1]] - joints[:, :, PALM_ACROSS[0]]
+        across = unit(across - (across * up).sum(-1, keepdim=True) * up)
+        return torch.stack([up, across, torch.linalg.cross(up, across)], dim=2)
 
     @staticmethod
     def velocity(scaled: torch.Tensor, stride: int) -> torch.Tensor:

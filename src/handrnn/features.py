@@ -144,3 +144,22 @@ def size(names: Sequence[str], joints: int = NUM_JOINTS) -> int:
     """D, the width of `encode`'s output for frames of `joints` joints."""
     probe = np.random.default_rng(0).normal(size=(2, joints * NUM_COORDS)) + 1.0
     return encode(probe, names).shape[1]
+
+
+def columns(names: Sequence[str], within: Sequence[str], joints: int = NUM_JOINTS) -> list[int]:
+    """Where encode(frames, names) sits in encode(frames, within): indices c with encode(f, within)[:, c] equal
+    to encode(f, names). Both in canonical order (per-joint names first), `names` a subset of `within`."""
+    missing = [n for n in names if n not in within]
+    if missing:
+        raise ValueError(f"features {missing} are not among {list(within)}")
+    outer = [n for n in within if n in PER_JOINT]
+    inner = [n for n in names if n in PER_JOINT]
+    k = NUM_COORDS * len(outer)  # the per-joint block's values per joint
+    cols = [j * k + NUM_COORDS * outer.index(n) + c for j in range(joints) for n in inner for c in range(NUM_COORDS)]
+    start = joints * k
+    for n in (n for n in within if n in GLOBAL):
+        width = size([n], joints)
+        if n in names:
+            cols += range(start, start + width)
+        start += width
+    return cols

@@ -115,9 +115,14 @@ class RNNClassifier(Classifier):
         pool: str = "last",
         layer_norm: bool = False,
         pack_sequences: bool = False,
+        input_columns: list[int] | None = None,
     ):
         super().__init__()
         self.pack_sequences, self.bidirectional, self.pool_kind = pack_sequences, bidirectional, pool
+        # the input columns this network reads (None: all); rebuilt from the config, so not in checkpoints
+        columns = None if input_columns is None else torch.tensor(input_columns)
+        self.register_buffer("input_columns", columns, persistent=False)
+        input_size = input_size if input_columns is None else len(input_columns)
         self.cell, self.depth = cell, depth
         self.grouped = False  # run the layers through the grouped kernel (fused_outputs) where the cell allows
         inner_dropout = dropout if depth > 1 else 0.0
@@ -147,8 +152,13 @@ class RNNClassifier(Classifier):
             x = torch.cat([out_f, reverse_padded(out_b, lengths)], -1)
         return x
 
+    def select(self, x: torch.Tensor) -> torch.Tensor:
+        """The input columns this network reads: x [B, T, D] -> [B, T, input_size]."""
+        return x if self.input_columns is None else x[..., self.input_columns]
+
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, D], lengths [B] -> [B, F] (F = num_units, or 2 x num_units when bidirectional)."""
+        x = self.select(x)
         if self.grouped and self.can_group() and kernel_runs_on(x):
             return self.read_out(fused_outputs([self], x, lengths)[0], lengths)
         if self.bidirectional:
@@ -190,7 +200,7 @@ class RNNClassifier(Classifier):
         if self.bidirectional or self.pool_kind == "attention":
             raise ValueError("a bidirectional or attention-pooled model needs the whole sequence; it cannot stream")
         rnn_state, acc, seen = state if state is not None else (None, None, 0)
-        out, rnn_state = self.rnn(x, rnn_state)
+        out, rnn_state = self.rnn(self.select(x), rnn_state)
         if self.pool_kind == "last":
             feats = out[:, -1]
         elif self.pool_kind == "mean":
@@ -399,7 +409,7 @@ def kernel_runs_on(x: torch.Tensor | PackedSequence) -> bool:
 def fused_outputs(members: list[RNNClassifier], x: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
     """Each member's top-layer frame outputs [B, T, F], layer by layer through one grouped-kernel call for
     all members and directions (each a group): the maths of running them one after another."""
-    steps, inputs = x.shape[1], [x] * len(members)
+    steps, inputs = x.shape[1], [m.select(x) for m in members]
     backward_x = reverse_padded(x, lengths) if members[0].bidirectional else None  # the first layer's, shared
     for layer in range(members[0].depth):
         if layer:
@@ -408,10 +418,14 @@ def fused_outputs(members: list[RNNClassifier], x: torch.Tensor, lengths: torch.
         for m, h in zip(members, inputs):
             directions = m.layer_weights(layer)
             if len(directions) == 2:
-                columns += [h, backward_x if layer == 0 else reverse_padded(h, lengths)]
+                columns += [h, m.select(backward_x) if layer == 0 else reverse_padded(h, lengths)]
             else:
                 columns.append(h)
             weights += directions
+        width = max(h.shape[-1] for h in columns)
+        if any(h.shape[-1] < width for h in columns):  # members reading fewer input columns: zeros beside them
+            columns = [nn.functional.pad(h, (0, width - h.shape[-1])) for h in columns]
+            weights = [(nn.functional.pad(w[0], (0, width - w[0].shape[1])), *w[1:]) for w in weights]
         w_ih, w_hh, b_ih, b_hh = (torch.stack(w) for w in zip(*weights))
         out, _ = grouped_rnn(members[0].cell, torch.cat(columns, -1), lengths, w_ih, w_hh, b_ih, b_hh)
         groups = out[:, :steps].chunk(len(weights), -1)  # [B, T, H] each, 0 after a sequence's end
@@ -429,11 +443,16 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
     """The model that `cfg` describes, for inputs encoded with cfg's features: one network, or an
     Ensemble of cfg.members networks."""
     if cfg.members > 1:
-        return Ensemble([build_one(cfg, num_classes) for _ in range(cfg.members)])
+        return Ensemble([build_one(cfg, num_classes, names) for names in cfg.member_feature_names()])
     return build_one(cfg, num_classes)
 
 
-def build_one(cfg: Config, num_classes: int) -> nn.Module:
+def build_one(cfg: Config, num_classes: int, names: tuple[str, ...] | None = None) -> nn.Module:
+    """One network; `names`, a subset of the input's features, are the ones it reads (default: all)."""
+    joints = cfg.joints or NUM_JOINTS
+    columns = None
+    if names is not None and names != cfg.feature_names():
+        columns = features.columns(names, cfg.feature_names(), joints)
     names = cfg.feature_names()
     common = {
         "num_classes": num_classes,
@@ -453,7 +472,8 @@ def build_one(cfg: Config, num_classes: int) -> nn.Module:
             **common,
         )
     model = MODELS["rnn"](
-        input_size=features.size(names, cfg.joints or NUM_JOINTS),
+        input_size=features.size(names, joints),
+        input_columns=columns,
         cell=cfg.cell,
         num_units=cfg.num_units,
         depth=cfg.depth,

@@ -255,7 +255,7 @@ class RunDir:
             + f"; seed {cfg.seed}",
             f"- sequences: {sizes.get('train', '?')} train, {sizes.get('val', '?')} validation, {sizes.get('test', '?')} test"
             " (their ids and SHA-256 in split.json)",
-            f"- input: features `{cfg.features}`, normalisation `{cfg.normalise}`, joints in millimetres, FPHA's joint order",
+            f"- input: features `{features_label(cfg)}`, normalisation `{cfg.normalise}`, joints in millimetres, FPHA's joint order",
             "",
             "## Results",
             "",
@@ -324,9 +324,15 @@ def size_label(cfg: Config) -> str:
     return f"{'bi' if cfg.bidirectional else ''}{cfg.cell}{cfg.num_units}x{cfg.depth}"
 
 
+def features_label(cfg: Config) -> str:
+    """The features a run reads: its features field, or each member's list (member_features)."""
+    return f"members {cfg.member_features}" if cfg.member_features else cfg.features
+
+
 def describe(cfg: Config) -> str:
     """One line naming what a run trained, for tables."""
-    extras = [f for f in (cfg.features if cfg.features != "xyz" else "", cfg.pool if cfg.pool != "last" else "") if f]
+    label = features_label(cfg)
+    extras = [f for f in (label if label != "xyz" else "", cfg.pool if cfg.pool != "last" else "") if f]
     return " ".join([cfg.model, size_label(cfg), f"b{cfg.batch_size}", f"lr{cfg.lr:g}", cfg.lengths, *extras])
 
 
