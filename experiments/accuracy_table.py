@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ ABLATION = {
 def argv(run: Path) -> str:
     """The run's recorded command line ("" for runs made before command.json existed)."""
     cmd = run / "command.json"
-    return " ".join(json.loads(cmd.read_text())["argv"]) if cmd.exists() else ""
+    return shlex.join(json.loads(cmd.read_text())["argv"]) if cmd.exists() else ""  # quoted: ';' in a list
 
 
 def load(run: Path) -> dict:
@@ -93,6 +94,7 @@ def presets(root: Path) -> list[str]:
         rows.append(f"| {label} | {', '.join(done)} | {', '.join(pct(a) for a in accs)} | {spread} | {minutes} |")
     for prefix, preset in (
         ("bestxs", "best (3 members)"),
+        ("bestxsb", "best (3 members) + --bones 0.2 (round 10's lead)"),
         ("one3", "best, one network"),
         ("best3", "best with features local,vel,orient (its 1:1 features; before the cross-subject change)"),
         ("best256", "best256"),
@@ -278,6 +280,12 @@ ROUND10 = {  # round 8's protocol (one held-out training subject) on folds 1 to 
 }
 
 
+ROUND11 = {  # 1:1, the whole 3-member preset with a validation part: members on the same or on mixed features
+    seeds("v11-best", range(5)): "the best preset (3 members, each local, vel, orient)",
+    seeds("v11-mixed", range(5)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
+}
+
+
 def validation_round5(root: Path, groups: dict[str, str] = ROUND5, of: str = "seeds 0, 1") -> list[str]:
     """Rounds 5 to 8: the preset keeps its last epoch, so compare validation at the end of training."""
 
@@ -413,6 +421,8 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation round 9 (1:3)", "", *round9]))
     round10 = validation_round5(root, ROUND10, "folds 1 to 4")
     print("\n".join(["", "### Validation round 10 (cross-subject)", "", *round10]))
+    round11 = validation_round5(root, ROUND11, "seeds 0 to 4")
+    print("\n".join(["", "### Validation round 11 (1:1, 3 members)", "", *round11]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 

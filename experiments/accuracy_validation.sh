@@ -131,7 +131,7 @@ round10() {  # cross-subject as round 8: the preset's cross-subject recipe with 
 }
 round11() {  # 1:1, the whole 3-member preset validated: its members all on the palm-frame features, or mixed
   local s                  # (--member-features: members 1 and 3 local,vel,orient, member 2 pose,vel)
-  for s in 0 1 2; do
+  for s in 0 1 2 3 4; do   # (seeds 3 and 4 added when seeds 0-2 left the two within one validation sequence)
     echo "v11-best-s$s --protocol 1:1 --preset best --val-fraction 0.1 --seed $s"
     echo "v11-mixed-s$s --protocol 1:1 --preset best --val-fraction 0.1 --seed $s --member-features \"'local,vel,orient;pose,vel'\""  # quoted for xargs, then bash
   done

@@ -1,6 +1,7 @@
 import csv
 import json
 import re
+import shlex
 import subprocess
 import sys
 
@@ -158,7 +159,7 @@ def test_summary_and_short_training_on_real_fpha(fpha, tmp_path, capsys):
     card = (tmp_path / "r" / "MODEL.md").read_text()  # the model card: data, results, provenance
     command = json.loads((tmp_path / "r" / "command.json").read_text())
     assert f"test accuracy {100 * results['test_acc']:.2f}%" in card and "protocol `cw3`" in card
-    assert f"`{' '.join(command['argv'])}`" in card and f"torch {command['torch']}" in card
+    assert f"`{shlex.join(command['argv'])}`" in card and f"torch {command['torch']}" in card
     assert "225 test" in card and ("git commit " in card)
 
 

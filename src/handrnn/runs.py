@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -266,7 +267,7 @@ class RunDir:
             "",
             "## How it was made",
             "",
-            f"- command: `{' '.join(command.get('argv', ['?']))}`",
+            f"- command: `{shlex.join(command.get('argv', ['?']))}`",
             f"- started {command.get('started', '?')}; handrnn {command.get('handrnn', '?')}, torch "
             f"{command.get('torch', '?')}, python {command.get('python', '?')}; git commit {command.get('git') or 'unknown'}",
             "- the full configuration is config.json; metrics per epoch are metrics.csv; the log is train.log",
