@@ -52,8 +52,12 @@ commands() {  # one "name flags..." line per run
   for f in 1 2 3 4 5 6; do echo "bestxs-xs-subject$f --protocol cross-subject --fold $f --preset best"; done
   # the best preset on 1:3 after its by_protocol change (validation round 9: features pose,vel, --bones 0.2)
   echo "best13-1-3 --protocol 1:3 --preset best"
-  # round 10's lead: the cross-subject preset with hand-shape augmentation (not yet the preset's)
+  # the cross-subject preset with hand-shape augmentation (round 10; the preset's since these six folds ran)
   for f in 1 2 3 4 5 6; do echo "bestxsb-xs-subject$f --protocol cross-subject --fold $f --preset best --bones 0.2"; done
+  # validation round 11's variant on 1:1: members on mixed features (quoted for xargs, then bash)
+  for s in 0 1 2; do
+    echo "bestm-1-1-s$s --protocol 1:1 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""
+  done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -62,6 +62,7 @@ def presets(root: Path) -> list[str]:
     groups = {
         "1:1, best (3 members)": [f"best3-1-1-s{s}" for s in range(3)],
         "1:1, best, one network": [f"one3-1-1-s{s}" for s in range(3)],
+        "1:1, best with members on mixed features (round 11)": [f"bestm-1-1-s{s}" for s in range(3)],
         "1:3, best (features pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
         "3:1, best": ["best3-3-1"],
@@ -93,8 +94,8 @@ def presets(root: Path) -> list[str]:
         minutes = ", ".join(f"{r['train_seconds'] / 60:.1f}" for r in res)
         rows.append(f"| {label} | {', '.join(done)} | {', '.join(pct(a) for a in accs)} | {spread} | {minutes} |")
     for prefix, preset in (
-        ("bestxs", "best (3 members)"),
-        ("bestxsb", "best (3 members) + --bones 0.2 (round 10's lead)"),
+        ("bestxsb", "best (3 members; --bones 0.2 since round 10)"),
+        ("bestxs", "best (3 members) before round 10 (--bones 0)"),
         ("one3", "best, one network"),
         ("best3", "best with features local,vel,orient (its 1:1 features; before the cross-subject change)"),
         ("best256", "best256"),
@@ -356,7 +357,6 @@ def since(run: Path, line: str) -> list[str]:
     """Flags that make `line` train today what the run trained: the fields whose preset or default changed
     since the run was made, at the run's values (min_steps only where it changes the epochs)."""
     import dataclasses
-    import shlex
 
     from handrnn.cli import config_from_args, get_parser
     from handrnn.config import Config
@@ -379,7 +379,7 @@ def since(run: Path, line: str) -> list[str]:
             if isinstance(was, bool)
             else f"{option} {was:g}"
             if isinstance(was, float)
-            else f"{option} {was}"
+            else f"{option} {shlex.quote(str(was))}"  # '' for an empty list
         )
     return flags
 

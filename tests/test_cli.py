@@ -173,8 +173,8 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     best = config_from_args(get_parser().parse_args(["train", "--preset", "best"]))
     assert best.bidirectional and best.features == "local,vel,orient" and best.lr == 1e-3
     xs = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "cross-subject"]))
-    assert xs.features == "pose,vel" and xs.layer_norm and xs.members == 3  # by_protocol: only the features
-    assert xs.bones == 0 and best.bones == 0
+    assert xs.features == "pose,vel" and xs.layer_norm and xs.members == 3  # by_protocol: features, bones
+    assert xs.bones == 0.2 and best.bones == 0
     few = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "1:3"]))
     assert (few.features, few.bones, few.rotate, few.members) == ("pose,vel", 0.2, 45, 3)  # round 9's change only
     # min_steps: 1:3's 288 training sequences train 200 epochs, the larger training parts the preset's 100
