@@ -60,9 +60,9 @@ def ablation(root: Path) -> list[str]:
 
 def presets(root: Path) -> list[str]:
     groups = {
-        "1:1, best (3 members)": [f"best3-1-1-s{s}" for s in range(3)],
-        "1:1, best, one network": [f"one3-1-1-s{s}" for s in range(3)],
-        "1:1, best with members on mixed features (round 11)": [f"bestm-1-1-s{s}" for s in range(3)],
+        "1:1, best (3 members; member 2 on pose,vel since round 11)": [f"bestm-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
+        "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
         "1:3, best (features pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
         "3:1, best": ["best3-3-1"],

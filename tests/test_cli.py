@@ -175,6 +175,9 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     xs = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "cross-subject"]))
     assert xs.features == "pose,vel" and xs.layer_norm and xs.members == 3  # by_protocol: features, bones
     assert xs.bones == 0.2 and best.bones == 0
+    one = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "1:1"]))
+    assert one.member_feature_names() == [("vel", "local", "orient"), ("pose", "vel"), ("vel", "local", "orient")]
+    assert best.member_features == "" and xs.member_features == ""  # round 11 ran on 1:1 only
     few = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "1:3"]))
     assert (few.features, few.bones, few.rotate, few.members) == ("pose,vel", 0.2, 45, 3)  # round 9's change only
     # min_steps: 1:3's 288 training sequences train 200 epochs, the larger training parts the preset's 100

@@ -68,8 +68,9 @@ class Config:
     members: int = opt(1, "an ensemble of this many networks trained together; their probabilities are averaged")
     member_features: str = opt(
         "",
-        "model rnn ensembles: each member's features, ';' between members, cycled over them (e.g. "
-        "'local,vel,orient;pose,vel'); the input is their union and features is not read; '' = all read features",
+        "model rnn: each ensemble member's features, ';' between members, cycled over them (e.g. "
+        "'local,vel,orient;pose,vel'; one member reads the first); the input is their union, features is not "
+        "read; '' = all read features",
     )
     grouped_kernel: bool = opt(
         False, "model rnn (GRU/SimpleRNN): a layer's directions and ensemble members in one grouped-kernel call (CPU)"
@@ -114,7 +115,7 @@ class Config:
     def feature_names(self) -> tuple[str, ...]:
         """The encoded input's features in canonical order (per-joint first): the features field, or the
         union of the members' lists when member_features is given."""
-        lists = self.member_lists() or [listed(self.features)]
+        lists = self.member_feature_names() if self.member_features else [listed(self.features)]
         return canonical(n for names in lists for n in names)
 
     def member_lists(self) -> list[tuple[str, ...]]:
@@ -122,7 +123,8 @@ class Config:
         return [canonical(listed(part)) for part in self.member_features.split(";") if part.strip()]
 
     def member_feature_names(self) -> list[tuple[str, ...]]:
-        """Each ensemble member's features: its member_features list (cycled), or the input's."""
+        """Each ensemble member's features: its member_features list (cycled; with fewer members than lists, the
+        first lists), or the input's."""
         lists = self.member_lists() or [self.feature_names()]
         return [lists[i % len(lists)] for i in range(self.members)]
 
@@ -241,11 +243,6 @@ def validate_member_features(cfg: Config) -> None:
             )
     if cfg.model != "rnn":
         raise HandRNNError("config: member_features applies to model rnn only")
-    if cfg.members < len(parts):
-        raise HandRNNError(
-            f"config: member_features gives {len(parts)} feature lists for {cfg.members} member(s); "
-            f"set members to at least {len(parts)}"
-        )
 
 
 def coerce(name: str, value: Any, where: str) -> Any:
