@@ -148,6 +148,7 @@ ADDED_LATER = {
     "bones": (0.0,),
     "grouped_kernel": (False,),
     "val_by": ("sequence",),
+    "member_features": ("",),
 }
 
 
