@@ -207,8 +207,7 @@ def listed(text: str) -> list[str]:
 def validate_model_inputs(cfg: Config) -> None:
     """The features, normalisation and model must fit together."""
     names = listed(cfg.features)
-    unknown = [n for n in names if n not in FEATURE_NAMES]
-    if unknown or not names:
+    if not known_list(names):
         raise HandRNNError(f"config: features = {cfg.features!r}; give a comma list of {', '.join(FEATURE_NAMES)}")
     validate_member_features(cfg)
     if cfg.normalise == "hand" and cfg.feature_names() != ("xyz",):
@@ -229,14 +228,17 @@ def validate_model_inputs(cfg: Config) -> None:
             raise HandRNNError("config: bidirectional applies to model rnn only")
 
 
+def known_list(names: list[str]) -> bool:
+    """A feature list that is not empty and names known features only."""
+    return bool(names) and all(n in FEATURE_NAMES for n in names)
+
+
 def validate_member_features(cfg: Config) -> None:
     if not cfg.member_features:
         return
     parts = cfg.member_features.split(";")
     for part in parts:
-        names = listed(part)
-        unknown = [n for n in names if n not in FEATURE_NAMES]
-        if unknown or not names:
+        if not known_list(listed(part)):
             raise HandRNNError(
                 f"config: member_features = {cfg.member_features!r}: each ';'-separated part must be a comma list of "
                 f"{', '.join(FEATURE_NAMES)}, got {part.strip()!r}"

@@ -26,6 +26,11 @@ FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
 
 
+def unit(v: torch.Tensor) -> torch.Tensor:
+    """features.unit in torch: v over its length along the last axis (at least 1e-9)."""
+    return v / torch.linalg.vector_norm(v, dim=-1, keepdim=True).clamp_min(1e-9)
+
+
 class TorchFeatures(nn.Module):
     """features.encode and the normaliser in torch: raw frames [B, T, 63] -> model input [B, T, D]
     (every sequence its own palm size, as encode computes it per sequence)."""
@@ -86,10 +91,6 @@ class TorchFeatures(nn.Module):
     @staticmethod
     def palm_frame(joints: torch.Tensor) -> torch.Tensor:
         """features.palm_frame: each frame's palm axes as rows, [B, T, 3, 3]."""
-
-        def unit(v: torch.Tensor) -> torch.Tensor:
-            return v / torch.linalg.vector_norm(v, dim=-1, keepdim=True).clamp_min(1e-9)
-
         up = unit(joints[:, :, PALM_UP[1]] - joints[:, :, PALM_UP[0]])
         across = joints[:, :, PALM_ACROSS[1]] - joints[:, :, PALM_ACROSS[0]]
         across = unit(across - (across * up).sum(-1, keepdim=True) * up)
@@ -108,7 +109,7 @@ class TorchFeatures(nn.Module):
         b, t = joints.shape[0], joints.shape[1]
         if name in ("bones", "dirs"):
             v = joints[:, :, self.index["child"]] - joints[:, :, self.index["parent"]]
-            v = v / palm if name == "bones" else v / torch.linalg.vector_norm(v, dim=-1, keepdim=True).clamp_min(1e-9)
+            v = v / palm if name == "bones" else unit(v)
             return v.reshape(b, t, -1)
         if name == "dists":
             d = joints[:, :, self.index["i"]] - joints[:, :, self.index["j"]]
@@ -116,7 +117,7 @@ class TorchFeatures(nn.Module):
         out = []  # angles
         for chain in FINGER_CHAINS:
             v = joints[:, :, list(chain[1:])] - joints[:, :, list(chain[:-1])]
-            v = v / torch.linalg.vector_norm(v, dim=-1, keepdim=True).clamp_min(1e-9)
+            v = unit(v)
             out.append((v[:, :, :-1] * v[:, :, 1:]).sum(-1))
         return torch.cat(out, -1)
 

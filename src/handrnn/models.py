@@ -447,13 +447,10 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
     return build_one(cfg, num_classes)
 
 
-def build_one(cfg: Config, num_classes: int, names: tuple[str, ...] | None = None) -> nn.Module:
-    """One network; `names`, a subset of the input's features, are the ones it reads (default: all)."""
-    joints = cfg.joints or NUM_JOINTS
-    columns = None
-    if names is not None and names != cfg.feature_names():
-        columns = features.columns(names, cfg.feature_names(), joints)
-    names = cfg.feature_names()
+def build_one(cfg: Config, num_classes: int, reads: tuple[str, ...] | None = None) -> nn.Module:
+    """One network; `reads`, a subset of the input's features, are the ones it reads (default: all)."""
+    joints, names = cfg.joints or NUM_JOINTS, cfg.feature_names()
+    columns = features.columns(reads, names, joints) if reads is not None and reads != names else None
     common = {
         "num_classes": num_classes,
         "dropout": cfg.dropout,
