@@ -8,9 +8,10 @@
 # validated on a held-out training subject): best256's and the best preset's networks, and variants; round 9
 # (1:3): features and regularisation of the best preset's network over more seeds; round 10: round 8's
 # cross-subject recipe with hand-shape augmentation; round 11 (1:1): the 3-member preset with each member on the
-# same features or on different ones (--member-features). ROUNDS picks the rounds (default all). Runs that already
-# have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# same features or on different ones (--member-features); round 12 (3:1): round 11's comparison on 3:1; round 13
+# (1:3): the 3-member preset (pose,vel) with its member 2 on the palm frame.
+# ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -136,9 +137,23 @@ round11() {  # 1:1, the whole 3-member preset validated: its members all on the 
     echo "v11-mixed-s$s --protocol 1:1 --preset best --val-fraction 0.1 --seed $s --member-features \"'local,vel,orient;pose,vel'\""  # quoted for xargs, then bash
   done
 }
+round12() {  # 3:1, round 11's comparison: the 3-member preset with all members on the palm frame, or mixed
+  local s
+  for s in 0 1 2; do
+    echo "v12-31-best-s$s --protocol 3:1 --preset best --val-fraction 0.1 --seed $s"
+    echo "v12-31-mixed-s$s --protocol 3:1 --preset best --val-fraction 0.1 --seed $s --member-features \"'local,vel,orient;pose,vel'\""
+  done
+}
+round13() {  # 1:3: the 3-member preset (each member on pose,vel), or its member 2 on the palm-frame features
+  local s
+  for s in 0 1 2; do
+    echo "v13m-best-s$s --protocol 1:3 --preset best --val-fraction 0.1 --seed $s"
+    echo "v13m-mixed-s$s --protocol 1:3 --preset best --val-fraction 0.1 --seed $s --member-features \"'pose,vel;local,vel,orient'\""
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
