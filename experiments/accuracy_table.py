@@ -287,7 +287,7 @@ ROUND11 = {  # 1:1, the whole 3-member preset with a validation part: members on
 }
 ROUND13 = {  # 1:3, the 3-member preset (pose,vel, --bones 0.2) with member 2 on the palm frame
     seeds("v13m-best", range(3)): "the best preset (3 members, each pose, vel; --bones 0.2)",
-    seeds("v13m-mixed", range(3)): "the same, --member-features 'pose,vel;local,vel,orient' (member 2 on the palm frame)",
+    seeds("v13m-mixed", range(3)): "the same, --member-features 'pose,vel;local,vel,orient' (member 2 palm frame)",
 }
 ROUND12 = {  # 3:1, round 11's comparison
     seeds("v12-31-best", range(3)): "the best preset (3 members, each local, vel, orient)",
