@@ -177,9 +177,10 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     assert xs.bones == 0.2 and best.bones == 0
     one = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "1:1"]))
     assert one.member_feature_names() == [("vel", "local", "orient"), ("pose", "vel"), ("vel", "local", "orient")]
-    assert best.member_features == "" and xs.member_features == ""  # round 11 ran on 1:1 only
+    assert best.member_features == "" and xs.member_features == ""  # rounds 11, 13: 1:1 and 1:3 only
     few = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "1:3"]))
-    assert (few.features, few.bones, few.rotate, few.members) == ("pose,vel", 0.2, 45, 3)  # round 9's change only
+    assert (few.features, few.bones, few.rotate, few.members) == ("pose,vel", 0.2, 45, 3)  # round 9's change
+    assert few.member_feature_names() == [("pose", "vel"), ("vel", "local", "orient"), ("pose", "vel")]  # round 13
     # min_steps: 1:3's 288 training sequences train 200 epochs, the larger training parts the preset's 100
     assert [best.epochs_for(n) for n in (288, 600, 887, 950)] == [200, 100, 100, 100]
     assert main(["train", "--preset", "nonesuch"]) == 2
