@@ -67,6 +67,7 @@ def presets(root: Path) -> list[str]:
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
         "3:1, best": ["best3-3-1"],
+        "3:1, best with member 2 on pose,vel (--member-features; round 12 did not adopt it)": ["bestm-3-1"],
         "cw3, best": [f"best3-cw3-s{s}" for s in range(3)],
         "1:1, best256 (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
         "1:1, best256, one network": [f"one256-1-1-s{s}" for s in range(3)],
