@@ -287,14 +287,23 @@ ROUND11 = {  # 1:1, the whole 3-member preset with a validation part: members on
     seeds("v11-best", range(5)): "the best preset (3 members, each local, vel, orient)",
     seeds("v11-mixed", range(5)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
 }
-ROUND13 = {  # 1:3, the 3-member preset (pose,vel, --bones 0.2) with member 2 on the palm frame
-    seeds("v13m-best", range(2)): "the best preset (3 members, each pose, vel; --bones 0.2)",
-    seeds("v13m-mixed", range(2)): "the same, --member-features 'pose,vel;local,vel,orient' (member 2 palm frame)",
-}
 ROUND12 = {  # 3:1, round 11's comparison
     seeds("v12-31-best", range(3)): "the best preset (3 members, each local, vel, orient)",
     seeds("v12-31-mixed", range(3)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
 }
+ROUND13 = {  # 1:3, the 3-member preset (pose,vel, --bones 0.2) with member 2 on the palm frame
+    seeds("v13m-best", range(2)): "the best preset (3 members, each pose, vel; --bones 0.2)",
+    seeds("v13m-mixed", range(2)): "the same, --member-features 'pose,vel;local,vel,orient' (member 2 palm frame)",
+}
+
+LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
+    ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
+    ("round 9 (1:3)", ROUND9, "seeds as listed"),
+    ("round 10 (cross-subject)", ROUND10, "folds 1 to 4"),
+    ("round 11 (1:1, 3 members)", ROUND11, "seeds 0 to 4"),
+    ("round 12 (3:1, 3 members)", ROUND12, "seeds 0 to 2"),
+    ("round 13 (1:3, 3 members)", ROUND13, "seeds 0, 1"),
+)
 
 
 def validation_round5(root: Path, groups: dict[str, str] = ROUND5, of: str = "seeds 0, 1") -> list[str]:
@@ -425,18 +434,8 @@ def main(root: str) -> None:
     print("\n".join(["", "### Validation round 6 (1:1)", "", *validation_round5(root, ROUND6)]))
     if any((root / name).exists() for name in ("v4-13-base-s0", "v7-13-best-s0", "v7-13-best-s1")):
         print("\n".join(["", "### Validation round 7 (1:3)", "", *validation_round5(root, ROUND7)]))
-    round8 = validation_round5(root, ROUND8, "folds 1, 2")
-    print("\n".join(["", "### Validation round 8 (cross-subject)", "", *round8]))
-    round9 = validation_round5(root, ROUND9, "seeds as listed")
-    print("\n".join(["", "### Validation round 9 (1:3)", "", *round9]))
-    round10 = validation_round5(root, ROUND10, "folds 1 to 4")
-    print("\n".join(["", "### Validation round 10 (cross-subject)", "", *round10]))
-    round11 = validation_round5(root, ROUND11, "seeds 0 to 4")
-    print("\n".join(["", "### Validation round 11 (1:1, 3 members)", "", *round11]))
-    round12 = validation_round5(root, ROUND12, "seeds 0 to 2")
-    print("\n".join(["", "### Validation round 12 (3:1, 3 members)", "", *round12]))
-    round13 = validation_round5(root, ROUND13, "seeds 0, 1")
-    print("\n".join(["", "### Validation round 13 (1:3, 3 members)", "", *round13]))
+    for title, groups, of in LATER_ROUNDS:
+        print("\n".join(["", f"### Validation {title}", "", *validation_round5(root, groups, of)]))
     print("\n".join(["", "### Commands", "", *commands(root)]))
 
 

@@ -130,26 +130,22 @@ round10() {  # cross-subject as round 8: the preset's cross-subject recipe with 
     echo "v10-xs$f-posevel-bones --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best --bones 0.2"
   done
 }
-round11() {  # 1:1, the whole 3-member preset validated: its members all on the palm-frame features, or mixed
-  local s                  # (--member-features: members 1 and 3 local,vel,orient, member 2 pose,vel)
-  for s in 0 1 2 3 4; do   # (seeds 3 and 4 added when seeds 0-2 left the two within one validation sequence)
-    echo "v11-best-s$s --protocol 1:1 --preset best --val-fraction 0.1 --seed $s"
-    echo "v11-mixed-s$s --protocol 1:1 --preset best --val-fraction 0.1 --seed $s --member-features \"'local,vel,orient;pose,vel'\""  # quoted for xargs, then bash
+mixed_vs_same() {  # PREFIX PROTOCOL LISTS SEEDS...: the whole 3-member preset with a validation part, its
+  local prefix=$1 protocol=$2 lists=$3 s  # members on the preset's features or on --member-features LISTS
+  shift 3
+  for s in "$@"; do
+    echo "$prefix-best-s$s --protocol $protocol --preset best --val-fraction 0.1 --seed $s"
+    echo "$prefix-mixed-s$s --protocol $protocol --preset best --val-fraction 0.1 --seed $s --member-features \"'$lists'\""  # quoted for xargs, then bash
   done
 }
-round12() {  # 3:1, round 11's comparison: the 3-member preset with all members on the palm frame, or mixed
-  local s
-  for s in 0 1 2; do
-    echo "v12-31-best-s$s --protocol 3:1 --preset best --val-fraction 0.1 --seed $s"
-    echo "v12-31-mixed-s$s --protocol 3:1 --preset best --val-fraction 0.1 --seed $s --member-features \"'local,vel,orient;pose,vel'\""
-  done
+round11() {  # 1:1: members 1 and 3 on local,vel,orient, member 2 on pose,vel (seeds 3 and 4 added when seeds 0-2
+  mixed_vs_same v11 1:1 'local,vel,orient;pose,vel' 0 1 2 3 4  # left the two within one validation sequence)
 }
-round13() {  # 1:3: the 3-member preset (each member on pose,vel), or its member 2 on the palm-frame features
-  local s
-  for s in 0 1; do  # (seed 2 was left out for lack of time in the session that ran it)
-    echo "v13m-best-s$s --protocol 1:3 --preset best --val-fraction 0.1 --seed $s"
-    echo "v13m-mixed-s$s --protocol 1:3 --preset best --val-fraction 0.1 --seed $s --member-features \"'pose,vel;local,vel,orient'\""
-  done
+round12() {  # 3:1, round 11's comparison
+  mixed_vs_same v12-31 3:1 'local,vel,orient;pose,vel' 0 1 2
+}
+round13() {  # 1:3: the preset's members on pose,vel, or member 2 on the palm frame (seed 2 left out for lack of
+  mixed_vs_same v13m 1:3 'pose,vel;local,vel,orient' 0 1  # time in the session that ran it)
 }
 commands() {
   local r
