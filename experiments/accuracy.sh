@@ -58,6 +58,8 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do
     echo "bestm-1-1-s$s --protocol 1:1 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""
   done
+  # the 1:3 preset after validation round 15 (frame dropping, --drop 0.1)
+  echo "bestd-1-3 --protocol 1:3 --preset best"
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

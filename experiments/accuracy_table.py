@@ -63,7 +63,9 @@ def presets(root: Path) -> list[str]:
         "1:1, best (3 members; member 2 on pose,vel since round 11)": [f"bestm-1-1-s{s}" for s in range(3)],
         "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
         "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
-        "1:3, best (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13)": ["bestm-1-3"],
+        "1:3, best (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
+        "round 15)": ["bestd-1-3"],
+        "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
         "3:1, best": ["best3-3-1"],
@@ -296,6 +298,18 @@ ROUND13 = {  # 1:3, the 3-member preset (pose,vel, --bones 0.2) with member 2 on
     seeds("v13m-mixed", range(2)): "the same, --member-features 'pose,vel;local,vel,orient' (member 2 palm frame)",
 }
 
+ROUND14 = {  # cw3, round 11's comparison
+    seeds("v14-cw3-best", range(3)): "the best preset (3 members, each local, vel, orient)",
+    seeds("v14-cw3-mixed", range(3)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
+}
+ROUND15 = {  # 1:3 on a lent GPU: one network of the 1:3 preset (pose,vel, --bones 0.2) with one change each
+    seeds("v15-13-base", range(6)): "the 1:3 preset's network (one network; pose, vel; --bones 0.2)",
+    seeds("v15-13-drop01", range(6)): "+ frame dropping, --drop 0.1",
+    seeds("v15-13-tempaug", range(6)): "+ stronger time augmentation, --speed 0.5 --crop 0.3",
+    seeds("v15-13-vel4", range(6)): "+ velocity at a stride of 4 frames (features pose, vel, vel4)",
+    seeds("v15-13-bones03", range(6)): "hand-shape augmentation --bones 0.3 (from 0.2)",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -303,6 +317,8 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 11 (1:1, 3 members)", ROUND11, "seeds 0 to 4"),
     ("round 12 (3:1, 3 members)", ROUND12, "seeds 0 to 2"),
     ("round 13 (1:3, 3 members)", ROUND13, "seeds 0, 1"),
+    ("round 14 (cw3, 3 members)", ROUND14, "seeds 0 to 2"),
+    ("round 15 (1:3, one network)", ROUND15, "seeds 0 to 5"),
 )
 
 

@@ -9,9 +9,10 @@
 # (1:3): features and regularisation of the best preset's network over more seeds; round 10: round 8's
 # cross-subject recipe with hand-shape augmentation; round 11 (1:1): the 3-member preset with each member on the
 # same features or on different ones (--member-features); round 12 (3:1): round 11's comparison on 3:1; round 13
-# (1:3): the 3-member preset (pose,vel) with its member 2 on the palm frame.
+# (1:3): the 3-member preset (pose,vel) with its member 2 on the palm frame; round 14: round 11's comparison on
+# cw3; round 15 (1:3): the 1:3 preset's network with stronger augmentation or a longer-stride velocity.
 # ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -147,9 +148,27 @@ round12() {  # 3:1, round 11's comparison
 round13() {  # 1:3: the preset's members on pose,vel, or member 2 on the palm frame (seed 2 left out for lack of
   mixed_vs_same v13m 1:3 'pose,vel;local,vel,orient' 0 1  # time in the session that ran it)
 }
+round14() {  # cw3: round 11's comparison
+  mixed_vs_same v14-cw3 cw3 'local,vel,orient;pose,vel' 0 1 2
+}
+round15() {  # 1:3 (ran on a lent GPU: EXTRA="--device cuda"): one network of the 1:3 preset, with stronger or more
+  local s c  # augmentation, or a longer-stride velocity, for its quarter of the data
+  local changes=(
+    "base "
+    "drop01 --drop 0.1"
+    "tempaug --speed 0.5 --crop 0.3"
+    "vel4 --member-features pose,vel,vel4"  # (the preset's 1:3 entry sets member_features, which features yields to)
+    "bones03 --bones 0.3"
+  )
+  for s in ${SEEDS15:-0 1 2 3 4 5}; do
+    for c in "${changes[@]}"; do
+      echo "v15-13-${c%% *}-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s --member-features pose,vel ${c#* }"
+    done
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
