@@ -64,13 +64,14 @@ def presets(root: Path) -> list[str]:
         "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
         "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
         "1:3, best (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
-        "round 15)": ["bestd-1-3"],
+        "round 15)": ["bestd-1-3", "bestd-1-3-s1", "bestd-1-3-s2"],
         "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
         "3:1, best": ["best3-3-1"],
         "3:1, best with member 2 on pose,vel (--member-features; round 12 did not adopt it)": ["bestm-3-1"],
         "cw3, best": [f"best3-cw3-s{s}" for s in range(3)],
+        "cw3, best with member 2 on pose,vel (--member-features; round 14)": [f"bestm-cw3-s{s}" for s in range(3)],
         "1:1, best256 (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
         "1:1, best256, one network": [f"one256-1-1-s{s}" for s in range(3)],
         "1:3, best256 (min_steps 1800: 200 epochs)": ["best256-1-3"],
@@ -299,8 +300,8 @@ ROUND13 = {  # 1:3, the 3-member preset (pose,vel, --bones 0.2) with member 2 on
 }
 
 ROUND14 = {  # cw3, round 11's comparison
-    seeds("v14-cw3-best", range(3)): "the best preset (3 members, each local, vel, orient)",
-    seeds("v14-cw3-mixed", range(3)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
+    seeds("v14-cw3-best", range(2)): "the best preset (3 members, each local, vel, orient)",
+    seeds("v14-cw3-mixed", range(2)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
 }
 ROUND15 = {  # 1:3 on a lent GPU: one network of the 1:3 preset (pose,vel, --bones 0.2) with one change each
     seeds("v15-13-base", range(6)): "the 1:3 preset's network (one network; pose, vel; --bones 0.2)",
@@ -317,7 +318,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 11 (1:1, 3 members)", ROUND11, "seeds 0 to 4"),
     ("round 12 (3:1, 3 members)", ROUND12, "seeds 0 to 2"),
     ("round 13 (1:3, 3 members)", ROUND13, "seeds 0, 1"),
-    ("round 14 (cw3, 3 members)", ROUND14, "seeds 0 to 2"),
+    ("round 14 (cw3, 3 members)", ROUND14, "seeds 0, 1"),
     ("round 15 (1:3, one network)", ROUND15, "seeds 0 to 5"),
 )
 

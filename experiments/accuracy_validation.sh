@@ -11,7 +11,8 @@
 # same features or on different ones (--member-features); round 12 (3:1): round 11's comparison on 3:1; round 13
 # (1:3): the 3-member preset (pose,vel) with its member 2 on the palm frame; round 14: round 11's comparison on
 # cw3; round 15 (1:3): the 1:3 preset's network with stronger augmentation or a longer-stride velocity.
-# ROUNDS picks the rounds (default all). Runs that already have results.json are kept.
+# ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5").
+# Runs that already have results.json are kept.
 # Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
@@ -148,8 +149,8 @@ round12() {  # 3:1, round 11's comparison
 round13() {  # 1:3: the preset's members on pose,vel, or member 2 on the palm frame (seed 2 left out for lack of
   mixed_vs_same v13m 1:3 'pose,vel;local,vel,orient' 0 1  # time in the session that ran it)
 }
-round14() {  # cw3: round 11's comparison
-  mixed_vs_same v14-cw3 cw3 'local,vel,orient;pose,vel' 0 1 2
+round14() {  # cw3: round 11's comparison (seed 2 stopped at epoch 11 of 100 for lack of time in the session that
+  mixed_vs_same v14-cw3 cw3 'local,vel,orient;pose,vel' 0 1  # ran it; it resumes with seed 2 added here)
 }
 round15() {  # 1:3 (ran on a lent GPU: EXTRA="--device cuda"): one network of the 1:3 preset, with stronger or more
   local s c  # augmentation, or a longer-stride velocity, for its quarter of the data
