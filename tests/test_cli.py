@@ -177,7 +177,9 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     assert xs.bones == 0.2 and best.bones == 0
     one = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "1:1"]))
     assert one.member_feature_names() == [("vel", "local", "orient"), ("pose", "vel"), ("vel", "local", "orient")]
-    assert best.member_features == "" and xs.member_features == ""  # rounds 11, 13: 1:1 and 1:3 only
+    three = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "3:1"]))
+    assert three.member_features == "" and xs.member_features == ""  # round 12 kept 3:1's; cross-subject's: none
+    assert best.protocol == "cw3" and best.member_features == one.member_features  # round 14: cw3 as 1:1
     few = config_from_args(get_parser().parse_args(["train", "--preset", "best", "--protocol", "1:3"]))
     assert (few.features, few.bones, few.rotate, few.members) == ("pose,vel", 0.2, 45, 3)  # round 9's change
     assert few.member_feature_names() == [("pose", "vel"), ("vel", "local", "orient"), ("pose", "vel")]  # round 13
