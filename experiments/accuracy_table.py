@@ -300,8 +300,8 @@ ROUND13 = {  # 1:3, the 3-member preset (pose,vel, --bones 0.2) with member 2 on
 }
 
 ROUND14 = {  # cw3, round 11's comparison
-    seeds("v14-cw3-best", range(2)): "the best preset (3 members, each local, vel, orient)",
-    seeds("v14-cw3-mixed", range(2)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
+    seeds("v14-cw3-best", range(3)): "the best preset (3 members, each local, vel, orient)",
+    seeds("v14-cw3-mixed", range(3)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
 }
 ROUND15 = {  # 1:3 on a lent GPU: one network of the 1:3 preset (pose,vel, --bones 0.2) with one change each
     seeds("v15-13-base", range(6)): "the 1:3 preset's network (one network; pose, vel; --bones 0.2)",
@@ -318,7 +318,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 11 (1:1, 3 members)", ROUND11, "seeds 0 to 4"),
     ("round 12 (3:1, 3 members)", ROUND12, "seeds 0 to 2"),
     ("round 13 (1:3, 3 members)", ROUND13, "seeds 0, 1"),
-    ("round 14 (cw3, 3 members)", ROUND14, "seeds 0, 1"),
+    ("round 14 (cw3, 3 members)", ROUND14, "seeds 0 to 2"),
     ("round 15 (1:3, one network)", ROUND15, "seeds 0 to 5"),
 )
 

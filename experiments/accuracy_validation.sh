@@ -149,8 +149,8 @@ round12() {  # 3:1, round 11's comparison
 round13() {  # 1:3: the preset's members on pose,vel, or member 2 on the palm frame (seed 2 left out for lack of
   mixed_vs_same v13m 1:3 'pose,vel;local,vel,orient' 0 1  # time in the session that ran it)
 }
-round14() {  # cw3: round 11's comparison (seed 2 stopped at epoch 11 of 100 for lack of time in the session that
-  mixed_vs_same v14-cw3 cw3 'local,vel,orient;pose,vel' 0 1  # ran it; it resumes with seed 2 added here)
+round14() {  # cw3: round 11's comparison (seed 2 ran after the decision on seeds 0 and 1, for time)
+  mixed_vs_same v14-cw3 cw3 'local,vel,orient;pose,vel' 0 1 2
 }
 round15() {  # 1:3 (ran on a lent GPU: EXTRA="--device cuda"): one network of the 1:3 preset, with stronger or more
   local s c  # augmentation, or a longer-stride velocity, for its quarter of the data
