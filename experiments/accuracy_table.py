@@ -286,23 +286,25 @@ ROUND10 = {  # round 8's protocol (one held-out training subject) on folds 1 to 
 }
 
 
-ROUND11 = {  # 1:1, the whole 3-member preset with a validation part: members on the same or on mixed features
-    seeds("v11-best", range(5)): "the best preset (3 members, each local, vel, orient)",
-    seeds("v11-mixed", range(5)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
-}
-ROUND12 = {  # 3:1, round 11's comparison
-    seeds("v12-31-best", range(3)): "the best preset (3 members, each local, vel, orient)",
-    seeds("v12-31-mixed", range(3)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
-}
-ROUND13 = {  # 1:3, the 3-member preset (pose,vel, --bones 0.2) with member 2 on the palm frame
-    seeds("v13m-best", range(2)): "the best preset (3 members, each pose, vel; --bones 0.2)",
-    seeds("v13m-mixed", range(2)): "the same, --member-features 'pose,vel;local,vel,orient' (member 2 palm frame)",
-}
+def mixed_vs_same(
+    prefix: str,
+    n: int,
+    same: str = "local, vel, orient",
+    mixed: str = "local,vel,orient;pose,vel",
+    note: str = "member 2 on pose, vel",
+) -> dict[str, str]:
+    """Rounds 11 to 14 (accuracy_validation.sh's mixed_vs_same): the 3-member preset, its members on the same
+    features or on --member-features MIXED, seeds 0 to n - 1."""
+    return {
+        seeds(f"{prefix}-best", range(n)): f"the best preset (3 members, each {same})",
+        seeds(f"{prefix}-mixed", range(n)): f"the same, --member-features '{mixed}' ({note})",
+    }
 
-ROUND14 = {  # cw3, round 11's comparison
-    seeds("v14-cw3-best", range(3)): "the best preset (3 members, each local, vel, orient)",
-    seeds("v14-cw3-mixed", range(3)): "the same, --member-features 'local,vel,orient;pose,vel' (member 2 on pose, vel)",
-}
+
+ROUND11 = mixed_vs_same("v11", 5)  # 1:1
+ROUND12 = mixed_vs_same("v12-31", 3)  # 3:1
+ROUND13 = mixed_vs_same("v13m", 2, "pose, vel; --bones 0.2", "pose,vel;local,vel,orient", "member 2 palm frame")  # 1:3
+ROUND14 = mixed_vs_same("v14-cw3", 3)  # cw3
 ROUND15 = {  # 1:3 on a lent GPU: one network of the 1:3 preset (pose,vel, --bones 0.2) with one change each
     seeds("v15-13-base", range(6)): "the 1:3 preset's network (one network; pose, vel; --bones 0.2)",
     seeds("v15-13-drop01", range(6)): "+ frame dropping, --drop 0.1",
