@@ -10,10 +10,12 @@
 # cross-subject recipe with hand-shape augmentation; round 11 (1:1): the 3-member preset with each member on the
 # same features or on different ones (--member-features); round 12 (3:1): round 11's comparison on 3:1; round 13
 # (1:3): the 3-member preset (pose,vel) with its member 2 on the palm frame; round 14: round 11's comparison on
-# cw3; round 15 (1:3): the 1:3 preset's network with stronger augmentation or a longer-stride velocity.
-# ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5").
+# cw3; round 15 (1:3): the 1:3 preset's network with stronger augmentation or a longer-stride velocity; round 16
+# (1:3): the same network with manifold mixup (--mixup).
+# ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
+# SEEDS16 round 16's (default 0 to 5).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -167,9 +169,22 @@ round15() {  # 1:3 (ran on a lent GPU: EXTRA="--device cuda"): one network of th
     done
   done
 }
+round16() {  # 1:3 on the CPU: one network of the 1:3 preset (with round 15's frame dropping), with manifold
+  local s c  # mixup of the pooled features (--mixup ALPHA: Beta(ALPHA, ALPHA) weights)
+  local changes=(
+    "base "
+    "mixup04 --mixup 0.4"
+    "mixup2 --mixup 2"
+  )
+  for s in ${SEEDS16:-0 1 2 3 4 5}; do
+    for c in "${changes[@]}"; do
+      echo "v16-13-${c%% *}-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s --member-features pose,vel ${c#* }"
+    done
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -41,7 +41,26 @@ def start(tree, out, name, epochs):
         str(epochs),
         *ARGS,
     ]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell that starts pytest in the background leaves SIGINT ignored, and a child would inherit that:
+    # restore the default, as a terminal gives it, so Ctrl-C reaches the training however the tests run.
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+@pytest.fixture
+def procs():
+    """Started trainings, killed at the end of the test whatever happened (none is left running)."""
+    started = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for_epochs(proc, run, n, timeout=120):
@@ -59,9 +78,10 @@ def tree(tmp_path):
     return make_tree(tmp_path / "t", reps=6)
 
 
-def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tree, tmp_path):
+def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tree, tmp_path, procs):
     epochs = 12
     proc = start(tree, tmp_path, "killed", epochs)
+    procs.append(proc)
     wait_for_epochs(proc, tmp_path / "killed", 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -81,8 +101,9 @@ def test_sigkill_then_resume_ends_like_an_uninterrupted_run(tree, tmp_path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_keeps_a_checkpoint_and_says_how_to_resume(tree, tmp_path, sig):
+def test_ctrl_c_keeps_a_checkpoint_and_says_how_to_resume(tree, tmp_path, sig, procs):
     proc = start(tree, tmp_path, "int", 100_000)  # cannot finish before the signal
+    procs.append(proc)
     wait_for_epochs(proc, tmp_path / "int", 2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

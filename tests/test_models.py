@@ -396,3 +396,55 @@ def test_members_with_their_own_features_are_the_networks_of_those_features(grou
         want = torch.cat([alone(o[None], torch.tensor([len(o)])) for o in own])
         torch.testing.assert_close(got[i], want, rtol=1e-5, atol=1e-5)
     assert set(model.state_dict()) == set(build_model(make_config(members=3, **shape), 5).state_dict())
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_manifold_mixup_mixes_each_members_pooled_features_and_the_two_labels_losses(fused):
+    """--mixup: a member's pooled features become lam * f + (1 - lam) * f[partner] before its head, and the
+    loss is the cross-entropy against the same mixture of the two one-hot labels."""
+    from handrnn.config import make_config
+    from handrnn.models import build_model
+    from handrnn.training import Pairing
+
+    torch.manual_seed(0)
+    cfg = make_config(members=2, num_units=8, bidirectional=True, pool="mean", layer_norm=True, grouped_kernel=True)
+    model = build_model(cfg, 5).eval()
+    for m in model.members:
+        m.grouped = fused
+    x, lengths, y = torch.randn(5, 9, 63), torch.tensor([9, 3, 6, 1, 7]), torch.tensor([0, 1, 2, 3, 4])
+    pairing = Pairing(0.3, torch.tensor([2, 0, 4, 1, 3]))
+    logits = model.forward_members(x, lengths, pairing.mix)
+    for m, got in zip(model.members, logits):
+        f = m.forward_features(x, lengths)
+        torch.testing.assert_close(got, m.head(m.norm(0.3 * f + 0.7 * f[[2, 0, 4, 1, 3]])), rtol=1e-5, atol=1e-5)
+    target = 0.3 * nn.functional.one_hot(y, 5).float() + 0.7 * nn.functional.one_hot(y[[2, 0, 4, 1, 3]], 5).float()
+    torch.testing.assert_close(pairing.loss(logits[0], y, 0.0), nn.functional.cross_entropy(logits[0], target))
+    assert torch.equal(pairing.major(y), y[[2, 0, 4, 1, 3]])  # lam < 0.5: the partner's label dominates
+    plain = Pairing.none()
+    torch.testing.assert_close(model.forward_members(x, lengths, plain.mix), model.forward_members(x, lengths))
+    torch.testing.assert_close(
+        plain.loss(logits[0], y, 0.1), nn.functional.cross_entropy(logits[0], y, label_smoothing=0.1)
+    )
+
+
+def test_mixup_pairs_are_drawn_from_the_epochs_generator_and_change_what_training_learns():
+    from handrnn.config import make_config
+    from handrnn.data import SequenceSet
+    from handrnn.models import build_model
+    from handrnn.training import Pairing, train_one_epoch
+
+    a, b = (Pairing.draw(0.4, 6, np.random.default_rng(7), torch.device("cpu")) for _ in range(2))
+    assert a.lam == b.lam and 0 <= a.lam <= 1 and torch.equal(a.partner, b.partner)
+    assert sorted(a.partner.tolist()) == list(range(6))
+    seqs = sequences()
+    data = SequenceSet([s.numpy() for s in seqs], np.arange(len(seqs)) % 3, Normaliser())
+    weights = []
+    for mixup in (0.0, 0.4, 0.4):
+        torch.manual_seed(0)
+        model = build_model(make_config(num_units=8, pool="mean", dropout=0.0), 3)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        loss, acc = train_one_epoch(model, data, [np.arange(5)], opt, rng=np.random.default_rng(1), mixup=mixup)
+        assert np.isfinite(loss) and 0 <= acc <= 1
+        weights.append(model.head.weight.detach().clone())
+    assert not torch.equal(weights[0], weights[1])  # mixed pairs change the gradient
+    assert torch.equal(weights[1], weights[2])  # the same generator, the same pairs

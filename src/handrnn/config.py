@@ -93,6 +93,7 @@ class Config:
     schedule: str = opt("constant", "learning rate over training: constant | cosine | onecycle (both per batch)")
     warmup: int = opt(0, "epochs of linear warm-up (cosine)")
     label_smoothing: float = opt(0.0, "cross-entropy label smoothing")
+    mixup: float = opt(0.0, "manifold mixup: pairs of pooled features and their labels mixed by Beta(a, a); 0 = off")
     ema: float = opt(0.0, "decay of an exponential moving average of the weights, used to validate and test; 0 = off")
     grad_clip: float = opt(5.0, "max gradient norm; 0 = off")
     patience: int = opt(0, "stop after this many epochs without a better validation score; 0 = never")
@@ -152,6 +153,7 @@ CHOICES = {
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
 NOT_NEGATIVE = (
     "joints",
+    "mixup",
     "min_steps",
     "num_units2",
     "patience",

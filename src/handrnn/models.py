@@ -10,6 +10,7 @@ and pooling reads valid frames only: every length mode gives the same logits.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -24,6 +25,7 @@ from .skeleton import FINGER_JOINTS, NUM_COORDS, NUM_FEATURES, NUM_FINGERS, NUM_
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}  # SimpleRNN (tanh Elman), GRU, LSTM
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+Mix = Callable[[torch.Tensor], torch.Tensor]  # pooled features [B, F] -> [B, F]
 
 
 def last_output(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -90,8 +92,10 @@ class Classifier(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.norm(features)))
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x, lengths))
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, mix: Mix | None = None) -> torch.Tensor:
+        """`mix` (training only) transforms the pooled features before the head: manifold mixup."""
+        features = self.forward_features(x, lengths)
+        return self.forward_head(features if mix is None else mix(features))
 
 
 class RNNClassifier(Classifier):
@@ -373,12 +377,13 @@ class Ensemble(nn.Module):
     def num_classes(self) -> int:
         return self.members[0].num_classes
 
-    def forward_members(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """x [B, T, D], lengths [B] -> each member's logits [M, B, C]."""
+    def forward_members(self, x: torch.Tensor, lengths: torch.Tensor, mix: Mix | None = None) -> torch.Tensor:
+        """x [B, T, D], lengths [B] -> each member's logits [M, B, C]; `mix` as in Classifier.forward."""
         if self.can_fuse() and kernel_runs_on(x):
             outs = fused_outputs(list(self.members), x, lengths)
-            return torch.stack([m.forward_head(m.read_out(o, lengths)) for m, o in zip(self.members, outs)])
-        return torch.stack([m(x, lengths) for m in self.members])
+            pooled = [m.read_out(o, lengths) for m, o in zip(self.members, outs)]
+            return torch.stack([m.forward_head(p if mix is None else mix(p)) for m, p in zip(self.members, pooled)])
+        return torch.stack([m(x, lengths, mix) for m in self.members])
 
     def can_fuse(self) -> bool:
         """Whether the members are flat GRU/SimpleRNN networks set to run on the grouped kernel (`grouped`):

@@ -149,6 +149,7 @@ ADDED_LATER = {
     "grouped_kernel": (False,),
     "val_by": ("sequence",),
     "member_features": ("",),
+    "mixup": (0.0,),
 }
 
 

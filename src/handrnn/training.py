@@ -43,22 +43,26 @@ def train_one_epoch(
     scheduler=None,
     label_smoothing: float = 0.0,
     ema: torch.optim.swa_utils.AveragedModel | None = None,
+    mixup: float = 0.0,
 ) -> tuple[float, float]:
     """One pass over `batches`; returns (mean loss, accuracy). `rng` draws the augmentation of an augmented
-    set; `scheduler` steps after every batch, and so does `ema`. Raises HandRNNError on a non-finite loss."""
+    set and the pairs of `mixup`; `scheduler` steps after every batch, and so does `ema`. With mixup the
+    accuracy counts each mixed example's larger label. Raises HandRNNError on a non-finite loss."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     device = device_of(model)
+    pair_rng = rng if rng is not None else np.random.default_rng()
     for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
         x, lengths, y = data.batch(index, pad_to, rng)
         x, y = x.to(device), y.to(device)
+        pairing = Pairing.draw(mixup, len(index), pair_rng, device) if mixup > 0 else Pairing.none()
         if isinstance(model, Ensemble):  # each member learns on its own loss
-            members = model.forward_members(x, lengths)  # [M, B, C]
-            loss = sum(nn.functional.cross_entropy(m, y, label_smoothing=label_smoothing) for m in members)
+            members = model.forward_members(x, lengths, pairing.mix)  # [M, B, C]
+            loss = sum(pairing.loss(m, y, label_smoothing) for m in members)
             logits = Ensemble.combine(members.detach())
         else:
-            logits = model(x, lengths)
-            loss = nn.functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
+            logits = model(x, lengths, pairing.mix)
+            loss = pairing.loss(logits, y, label_smoothing)
         if not torch.isfinite(loss):
             raise HandRNNError("training diverged: the loss is NaN or infinite (try a lower --lr or --grad-clip)")
         optimizer.zero_grad(set_to_none=True)
@@ -71,9 +75,40 @@ def train_one_epoch(
         if ema is not None:
             ema.update_parameters(model)
         total_loss += loss.item() / members_of(model) * len(index)  # an ensemble reports its members' mean loss
-        correct += int((logits.argmax(1) == y).sum())
+        correct += int((logits.argmax(1) == pairing.major(y)).sum())
         seen += len(index)
     return total_loss / seen, correct / seen
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Manifold mixup of one batch: example i's pooled features become lam * f[i] + (1 - lam) * f[partner[i]],
+    and its loss mixes the two labels' losses by the same weights (Verma et al., 2019)."""
+
+    lam: float = 1.0
+    partner: torch.Tensor | None = None
+
+    @classmethod
+    def none(cls) -> Pairing:
+        return cls()
+
+    @classmethod
+    def draw(cls, alpha: float, batch: int, rng: np.random.Generator, device: torch.device) -> Pairing:
+        lam = float(rng.beta(alpha, alpha))
+        return cls(lam, torch.from_numpy(rng.permutation(batch)).to(device))
+
+    def mix(self, features: torch.Tensor) -> torch.Tensor:
+        return features if self.partner is None else self.lam * features + (1 - self.lam) * features[self.partner]
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor, label_smoothing: float) -> torch.Tensor:
+        loss = nn.functional.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        if self.partner is None:
+            return loss
+        other = nn.functional.cross_entropy(logits, y[self.partner], label_smoothing=label_smoothing)
+        return self.lam * loss + (1 - self.lam) * other
+
+    def major(self, y: torch.Tensor) -> torch.Tensor:
+        return y if self.partner is None or self.lam >= 0.5 else y[self.partner]
 
 
 def members_of(model: nn.Module) -> int:
@@ -361,6 +396,7 @@ def run_epoch(cfg: Config, run: Training, prep: Prepared, epoch: int, progress: 
         scheduler=run.scheduler,
         label_smoothing=cfg.label_smoothing,
         ema=run.ema,
+        mixup=cfg.mixup,
     )
     seconds = time.perf_counter() - t0
     val_loss, val_acc = evaluate(run.eval_model, prep.val)
