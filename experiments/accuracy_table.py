@@ -313,6 +313,12 @@ ROUND15 = {  # 1:3 on a lent GPU: one network of the 1:3 preset (pose,vel, --bon
     seeds("v15-13-bones03", range(6)): "hand-shape augmentation --bones 0.3 (from 0.2)",
 }
 
+ROUND16 = {  # 1:3 on the CPU: one network of the 1:3 preset (pose,vel, --bones 0.2, --drop 0.1), manifold mixup
+    seeds("v16-13-base", range(3)): "the 1:3 preset's network (one network; pose, vel; --bones 0.2; --drop 0.1)",
+    seeds("v16-13-mixup04", range(3)): "+ manifold mixup, --mixup 0.4",
+    seeds("v16-13-mixup2", range(3)): "+ manifold mixup, --mixup 2",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -322,6 +328,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 13 (1:3, 3 members)", ROUND13, "seeds 0, 1"),
     ("round 14 (cw3, 3 members)", ROUND14, "seeds 0 to 2"),
     ("round 15 (1:3, one network)", ROUND15, "seeds 0 to 5"),
+    ("round 16 (1:3, one network)", ROUND16, "seeds 0 to 2"),
 )
 
 

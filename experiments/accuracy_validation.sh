@@ -11,11 +11,12 @@
 # same features or on different ones (--member-features); round 12 (3:1): round 11's comparison on 3:1; round 13
 # (1:3): the 3-member preset (pose,vel) with its member 2 on the palm frame; round 14: round 11's comparison on
 # cw3; round 15 (1:3): the 1:3 preset's network with stronger augmentation or a longer-stride velocity; round 16
-# (1:3): the same network with manifold mixup (--mixup).
+# (1:3): the same network with manifold mixup (--mixup); round 17 (cross-subject): hand-size-free features (joint
+# angles, unit bone directions) beside the preset's.
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
-# SEEDS16 round 16's (default 0 to 5).
+# SEEDS16 round 16's (default 0 to 2).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -154,37 +155,38 @@ round13() {  # 1:3: the preset's members on pose,vel, or member 2 on the palm fr
 round14() {  # cw3: round 11's comparison (seed 2 ran after the decision on seeds 0 and 1, for time)
   mixed_vs_same v14-cw3 cw3 'local,vel,orient;pose,vel' 0 1 2
 }
-round15() {  # 1:3 (ran on a lent GPU: EXTRA="--device cuda"): one network of the 1:3 preset, with stronger or more
-  local s c  # augmentation, or a longer-stride velocity, for its quarter of the data
-  local changes=(
-    "base "
-    "drop01 --drop 0.1"
-    "tempaug --speed 0.5 --crop 0.3"
-    "vel4 --member-features pose,vel,vel4"  # (the preset's 1:3 entry sets member_features, which features yields to)
-    "bones03 --bones 0.3"
-  )
-  for s in ${SEEDS15:-0 1 2 3 4 5}; do
-    for c in "${changes[@]}"; do
-      echo "v15-13-${c%% *}-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s --member-features pose,vel ${c#* }"
+one_change_each() {  # PREFIX SEEDS FLAGS CHANGE...: for each seed S and change "NAME flags...", the run
+  local prefix=$1 seeds=$2 flags=$3 s c  # PREFIX-NAME-sS with FLAGS (SEED read as S), then the change's flags
+  shift 3
+  for s in $seeds; do
+    for c in "$@"; do
+      echo "$prefix-${c%% *}-s$s ${flags//SEED/$s} ${c#* }"
     done
   done
 }
+ONE_13="--protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed SEED --member-features pose,vel"
+round15() {  # 1:3 (ran on a lent GPU: EXTRA="--device cuda"): one network of the 1:3 preset, with stronger or more
+  # augmentation, or a longer-stride velocity, for its quarter of the data (vel4: the preset's 1:3 entry sets
+  # member_features, which features yields to)
+  one_change_each v15-13 "${SEEDS15:-0 1 2 3 4 5}" "$ONE_13" "base " "drop01 --drop 0.1" \
+    "tempaug --speed 0.5 --crop 0.3" "vel4 --member-features pose,vel,vel4" "bones03 --bones 0.3"
+}
 round16() {  # 1:3 on the CPU: one network of the 1:3 preset (with round 15's frame dropping), with manifold
-  local s c  # mixup of the pooled features (--mixup ALPHA: Beta(ALPHA, ALPHA) weights)
-  local changes=(
-    "base "
-    "mixup04 --mixup 0.4"
-    "mixup2 --mixup 2"
-  )
-  for s in ${SEEDS16:-0 1 2 3 4 5}; do
-    for c in "${changes[@]}"; do
-      echo "v16-13-${c%% *}-s$s --protocol 1:3 --preset best --members 1 --val-fraction 0.1 --seed $s --member-features pose,vel ${c#* }"
+  # mixup of the pooled features (--mixup ALPHA: Beta(ALPHA, ALPHA) weights); planned for six seeds, stopped
+  # after three with both mixups behind (docs/accuracy.md)
+  one_change_each v16-13 "${SEEDS16:-0 1 2}" "$ONE_13" "base " "mixup04 --mixup 0.4" "mixup2 --mixup 2"
+}
+round17() {  # cross-subject as round 10 (folds 1-4, validated on a held-out training subject): the preset's
+  local f c  # cross-subject network (pose,vel, --bones 0.2) with hand-size-free features beside its own
+  for f in 1 2 3 4; do
+    for c in "base " "angles --features pose,vel,angles" "dirs --features pose,vel,dirs"; do
+      echo "v17-xs$f-${c%% *} --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best ${c#* }"
     done
   done
 }
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
