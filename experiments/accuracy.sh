@@ -42,6 +42,7 @@ commands() {  # one "name flags..." line per run
   for s in 1 2; do echo "best3-1-1-s$s --protocol 1:1 --preset best --seed $s"; done
   for s in 0 1 2; do echo "one3-1-1-s$s --protocol 1:1 --preset best --members 1 --seed $s"; done
   echo "best3-3-1 --protocol 3:1 --preset best"
+  for s in 1 2; do echo "best3-3-1-s$s --protocol 3:1 --preset best --seed $s"; done  # (seed 0 above ran before the grouped kernel)
   for s in 0 1 2; do echo "best3-cw3-s$s --protocol cw3 --preset best --seed $s"; done
   # cross-subject with the palm-frame features (the preset before its by_protocol change): folds 1-3 ran, 1 and 2
   # before the preset used the grouped kernel; validation round 8 then chose features pose,vel for cross-subject

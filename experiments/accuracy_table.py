@@ -136,13 +136,15 @@ VALIDATION = {
 
 def seed_table(root: Path, groups: dict[str, str], header: list[str], cells) -> list[str]:
     """A row per group of validation runs NAME-s0, NAME-s1: its name, what it changes, then `cells(runs)`.
-    A NAME of the form "A-s0+B-s1" lists its runs by their own names (runs of one recipe named apart)."""
+    A NAME of the form "A-s0+B-s1" lists its runs by their own names (runs of one recipe named apart), and so
+    does the name of one finished run."""
     rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for name, what in groups.items():
-        names = name.split("+") if "+" in name else [f"{name}-s{s}" for s in (0, 1)]
+        named = "+" in name or (root / name / "results.json").exists()
+        names = name.split("+") if named else [f"{name}-s{s}" for s in (0, 1)]
         runs = [root / n for n in names if (root / n / "results.json").exists()]
         filled = cells(runs) if runs else ["not run", *[""] * (len(header) - 3)]
-        label = ", ".join(r.name for r in runs) or name.replace("+", ", ") if "+" in name else f"{name}-sS"
+        label = ", ".join(r.name for r in runs) or name.replace("+", ", ") if named else f"{name}-sS"
         rows.append("| " + " | ".join([label, what, *filled]) + " |")
     return rows
 
@@ -319,6 +321,13 @@ ROUND16 = {  # 1:3 on the CPU: one network of the 1:3 preset (pose,vel, --bones 
     seeds("v16-13-mixup2", range(3)): "+ manifold mixup, --mixup 2",
 }
 
+ROUND17 = {  # cross-subject as round 10, hand-size-free features beside the preset's (folds as each row lists)
+    "+".join(f"v17-xs{f}-base" for f in (1, 2)): "the preset's cross-subject network (pose, vel; --bones 0.2), folds 1, 2",
+    "v17-xs1-angles": "+ joint angles (features pose, vel, angles), fold 1",
+    "+".join(f"v17-xs{f}-dirs" for f in (1, 2)): "+ unit bone directions (features pose, vel, dirs), folds 1, 2",
+    "+".join(f"v17-xs{f}-dirs" for f in range(1, 5)): "+ unit bone directions (features pose, vel, dirs), folds 1 to 4",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -329,6 +338,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 14 (cw3, 3 members)", ROUND14, "seeds 0 to 2"),
     ("round 15 (1:3, one network)", ROUND15, "seeds 0 to 5"),
     ("round 16 (1:3, one network)", ROUND16, "seeds 0 to 2"),
+    ("round 17 (cross-subject)", ROUND17, "folds as listed"),
 )
 
 

@@ -176,12 +176,14 @@ round16() {  # 1:3 on the CPU: one network of the 1:3 preset (with round 15's fr
   # after three with both mixups behind (docs/accuracy.md)
   one_change_each v16-13 "${SEEDS16:-0 1 2}" "$ONE_13" "base " "mixup04 --mixup 0.4" "mixup2 --mixup 2"
 }
-round17() {  # cross-subject as round 10 (folds 1-4, validated on a held-out training subject): the preset's
-  local f c  # cross-subject network (pose,vel, --bones 0.2) with hand-size-free features beside its own
+round17() {  # cross-subject as round 10 (validated on a held-out training subject): the preset's cross-subject
+  local f  # network (pose,vel, --bones 0.2) with hand-size-free features beside its own. The base reran on folds 1
+  for f in 1 2; do  # and 2 (round 10's v10-xsF-posevel-bones are the same runs: folds 3 and 4 are read from there);
+    echo "v17-xs$f-base --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best"
+  done  # joint angles ran on fold 1 only (ten points behind; fold 2's run was stopped at epoch 29)
+  echo "v17-xs1-angles --protocol cross-subject --fold 1 --members 1 --val-fraction 0.1 --val-by subject --preset best --features pose,vel,angles"
   for f in 1 2 3 4; do
-    for c in "base " "angles --features pose,vel,angles" "dirs --features pose,vel,dirs"; do
-      echo "v17-xs$f-${c%% *} --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best ${c#* }"
-    done
+    echo "v17-xs$f-dirs --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best --features pose,vel,dirs"
   done
 }
 commands() {
