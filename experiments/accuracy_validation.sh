@@ -177,14 +177,13 @@ round16() {  # 1:3 on the CPU: one network of the 1:3 preset (with round 15's fr
   one_change_each v16-13 "${SEEDS16:-0 1 2}" "$ONE_13" "base " "mixup04 --mixup 0.4" "mixup2 --mixup 2"
 }
 round17() {  # cross-subject as round 10 (validated on a held-out training subject): the preset's cross-subject
-  local f  # network (pose,vel, --bones 0.2) with hand-size-free features beside its own. The base reran on folds 1
-  for f in 1 2; do  # and 2 (round 10's v10-xsF-posevel-bones are the same runs: folds 3 and 4 are read from there);
-    echo "v17-xs$f-base --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best"
-  done  # joint angles ran on fold 1 only (ten points behind; fold 2's run was stopped at epoch 29)
-  echo "v17-xs1-angles --protocol cross-subject --fold 1 --members 1 --val-fraction 0.1 --val-by subject --preset best --features pose,vel,angles"
-  for f in 1 2 3 4; do
-    echo "v17-xs$f-dirs --protocol cross-subject --fold $f --members 1 --val-fraction 0.1 --val-by subject --preset best --features pose,vel,dirs"
-  done
+  # network (pose,vel, --bones 0.2) with hand-size-free features beside its own. Its base reran on folds 1 and 2
+  # only (round 10's v10-xsF-posevel-bones are the same runs; folds 3 and 4 are read from there), and joint angles
+  # ran on fold 1 only (ten points behind; fold 2's run was stopped at epoch 29)
+  local f flags="--protocol cross-subject --members 1 --val-fraction 0.1 --val-by subject --preset best"
+  for f in 1 2; do echo "v17-xs$f-base $flags --fold $f"; done
+  echo "v17-xs1-angles $flags --fold 1 --features pose,vel,angles"
+  for f in 1 2 3 4; do echo "v17-xs$f-dirs $flags --fold $f --features pose,vel,dirs"; done
 }
 commands() {
   local r

@@ -55,7 +55,7 @@ def train_one_epoch(
     for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
         x, lengths, y = data.batch(index, pad_to, rng)
         x, y = x.to(device), y.to(device)
-        pairing = Pairing.draw(mixup, len(index), pair_rng, device) if mixup > 0 else Pairing.none()
+        pairing = Pairing.draw(mixup, len(index), pair_rng, device) if mixup > 0 else Pairing()
         if isinstance(model, Ensemble):  # each member learns on its own loss
             members = model.forward_members(x, lengths, pairing.mix)  # [M, B, C]
             loss = sum(pairing.loss(m, y, label_smoothing) for m in members)
@@ -83,14 +83,10 @@ def train_one_epoch(
 @dataclass(frozen=True)
 class Pairing:
     """Manifold mixup of one batch: example i's pooled features become lam * f[i] + (1 - lam) * f[partner[i]],
-    and its loss mixes the two labels' losses by the same weights (Verma et al., 2019)."""
+    and its loss mixes the two labels' losses by the same weights (Verma et al., 2019). Pairing() mixes nothing."""
 
     lam: float = 1.0
     partner: torch.Tensor | None = None
-
-    @classmethod
-    def none(cls) -> Pairing:
-        return cls()
 
     @classmethod
     def draw(cls, alpha: float, batch: int, rng: np.random.Generator, device: torch.device) -> Pairing:
