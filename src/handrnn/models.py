@@ -28,6 +28,11 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 Mix = Callable[[torch.Tensor], torch.Tensor]  # pooled features [B, F] -> [B, F]
 
 
+def unmixed(features: torch.Tensor) -> torch.Tensor:
+    """The Mix of evaluation and of training without mixup: the features as they are."""
+    return features
+
+
 def last_output(out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """out [B, T, H], lengths [B] -> [B, H], the output at each sequence's last true frame."""
     return out[torch.arange(out.shape[0]), lengths.to(out.device) - 1]
@@ -92,10 +97,9 @@ class Classifier(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(self.norm(features)))
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor, mix: Mix | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, mix: Mix = unmixed) -> torch.Tensor:
         """`mix` (training only) transforms the pooled features before the head: manifold mixup."""
-        features = self.forward_features(x, lengths)
-        return self.forward_head(features if mix is None else mix(features))
+        return self.forward_head(mix(self.forward_features(x, lengths)))
 
 
 class RNNClassifier(Classifier):
@@ -377,12 +381,11 @@ class Ensemble(nn.Module):
     def num_classes(self) -> int:
         return self.members[0].num_classes
 
-    def forward_members(self, x: torch.Tensor, lengths: torch.Tensor, mix: Mix | None = None) -> torch.Tensor:
+    def forward_members(self, x: torch.Tensor, lengths: torch.Tensor, mix: Mix = unmixed) -> torch.Tensor:
         """x [B, T, D], lengths [B] -> each member's logits [M, B, C]; `mix` as in Classifier.forward."""
         if self.can_fuse() and kernel_runs_on(x):
             outs = fused_outputs(list(self.members), x, lengths)
-            pooled = [m.read_out(o, lengths) for m, o in zip(self.members, outs)]
-            return torch.stack([m.forward_head(p if mix is None else mix(p)) for m, p in zip(self.members, pooled)])
+            return torch.stack([m.forward_head(mix(m.read_out(o, lengths))) for m, o in zip(self.members, outs)])
         return torch.stack([m(x, lengths, mix) for m in self.members])
 
     def can_fuse(self) -> bool:

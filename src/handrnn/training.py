@@ -51,11 +51,10 @@ def train_one_epoch(
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     device = device_of(model)
-    pair_rng = rng if rng is not None else np.random.default_rng()
     for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
         x, lengths, y = data.batch(index, pad_to, rng)
         x, y = x.to(device), y.to(device)
-        pairing = Pairing.draw(mixup, len(index), pair_rng, device) if mixup > 0 else Pairing()
+        pairing = Pairing.draw(mixup, len(index), rng, device) if mixup > 0 else Pairing()
         if isinstance(model, Ensemble):  # each member learns on its own loss
             members = model.forward_members(x, lengths, pairing.mix)  # [M, B, C]
             loss = sum(pairing.loss(m, y, label_smoothing) for m in members)
@@ -89,7 +88,8 @@ class Pairing:
     partner: torch.Tensor | None = None
 
     @classmethod
-    def draw(cls, alpha: float, batch: int, rng: np.random.Generator, device: torch.device) -> Pairing:
+    def draw(cls, alpha: float, batch: int, rng: np.random.Generator | None, device: torch.device) -> Pairing:
+        rng = rng if rng is not None else np.random.default_rng()  # unseeded only where no generator is given
         lam = float(rng.beta(alpha, alpha))
         return cls(lam, torch.from_numpy(rng.permutation(batch)).to(device))
 
