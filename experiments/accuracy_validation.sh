@@ -12,11 +12,12 @@
 # (1:3): the 3-member preset (pose,vel) with its member 2 on the palm frame; round 14: round 11's comparison on
 # cw3; round 15 (1:3): the 1:3 preset's network with stronger augmentation or a longer-stride velocity; round 16
 # (1:3): the same network with manifold mixup (--mixup); round 17 (cross-subject): hand-size-free features (joint
-# angles, unit bone directions) beside the preset's.
+# angles, unit bone directions) beside the preset's; round 18 (1:3): the 1:3 preset's network with mirroring,
+# more dropout or fewer units.
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
-# SEEDS16 round 16's (default 0 to 2).
+# SEEDS16 and SEEDS18 rounds 16's and 18's (default 0 to 2).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -185,9 +186,14 @@ round17() {  # cross-subject as round 10 (validated on a held-out training subje
   echo "v17-xs1-angles $flags --fold 1 --features pose,vel,angles"
   for f in 1 2 3 4; do echo "v17-xs$f-dirs $flags --fold $f --features pose,vel,dirs"; done
 }
+round18() {  # 1:3 on the CPU: one network of the 1:3 preset with left-right mirroring of training sequences, more
+  # dropout, or 128 units for its quarter of the data; its base is round 16's (v16-13-base-sS: the same command)
+  one_change_each v18-13 "${SEEDS18:-0 1 2}" "$ONE_13" "mirror05 --mirror 0.5" "dropout05 --dropout 0.5" \
+    "units128 --num-units 128"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

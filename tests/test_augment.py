@@ -62,6 +62,27 @@ def test_bones_scales_each_bone_by_its_own_factor_keeping_directions_and_the_wri
         augment.bones(np.zeros((5, 16, 3)), np.random.default_rng(0), 0.1)
 
 
+def handedness(x):
+    """Sign of the triple product of three bones leaving the wrist, per frame: which hand it is."""
+    w = x[:, 0]
+    return np.sign(np.einsum("ti,ti->t", np.cross(x[:, 1] - w, x[:, 2] - w), x[:, 3] - w))
+
+
+def test_mirror_reflects_left_right_keeping_bones_and_flipping_the_hand():
+    x = hand_sequence()
+    always = np.random.default_rng(0)
+    y = augment.mirror(x, always, 0.999999)
+    assert np.allclose(bone_lengths(y), bone_lengths(x))
+    assert np.allclose(y.reshape(-1, 3).mean(0), x.reshape(-1, 3).mean(0))  # about the centre
+    assert np.allclose(y[..., 1:], x[..., 1:]) and not np.allclose(y[..., 0], x[..., 0])  # only x changes
+    assert np.array_equal(handedness(y), -handedness(x)) and np.all(handedness(x) != 0)
+    assert np.allclose(augment.mirror(y, always, 0.999999), x)  # twice: the sequence itself
+    rng = np.random.default_rng(1)
+    flipped = [not np.array_equal(augment.mirror(x, rng, 0.3), x) for _ in range(2000)]
+    assert np.mean(flipped) == pytest.approx(0.3, abs=0.04)
+    assert augment.mirror(x, rng, 0.0) is x
+
+
 def test_jitter_adds_noise_of_the_given_size():
     x = hand_sequence(200)
     y = augment.jitter(x, np.random.default_rng(4), 2.0)
@@ -101,3 +122,7 @@ def test_augmentation_chains_steps_reproducibly_and_is_off_by_default():
     y1, y2 = a(frames, np.random.default_rng(7)), a(frames, np.random.default_rng(7))
     assert y1.dtype == np.float32 and y1.shape[1] == 63 and np.array_equal(y1, y2)
     assert not np.array_equal(y1, a(frames, np.random.default_rng(8)))
+    assert np.array_equal(
+        Augmentation(rotate=30, mirror=0.0)(frames, np.random.default_rng(7)),
+        Augmentation(rotate=30)(frames, np.random.default_rng(7)),
+    )  # an off step draws nothing

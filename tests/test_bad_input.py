@@ -224,6 +224,7 @@ CONFIG_CASES = [
     ("ema out of range", "ema: 1.0\n", "ema must be in [0, 1)"),
     ("bones out of range", "bones: 1.5\n", "bones must be in [0, 1)"),
     ("negative mixup", "mixup: -0.2\n", "mixup must not be negative"),
+    ("mirror out of range", "mirror: 1.0\n", "mirror must be in [0, 1)"),
     ("bad val_by", "val_by: person\n", "val_by = 'person'"),
     ("zero members", "members: 0\n", "members must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
@@ -245,6 +246,7 @@ CHECKED_AFTER_LOADING = {
     "ema out of range",
     "bones out of range",
     "negative mixup",
+    "mirror out of range",
     "bad val_by",
     "zero members",
 }

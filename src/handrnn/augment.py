@@ -1,5 +1,5 @@
 """Training-time augmentation of joint sequences: rotation, scaling, jitter, speed change, crop, frame drop,
-and hand shape (bone lengths).
+hand shape (bone lengths) and mirroring (a left hand from a right one).
 
 Each function maps x [T, 21, 3] (and a numpy Generator) to a new sequence; `Augmentation` chains the
 ones whose magnitude is not 0. Rotation and scaling act about the sequence's centre, so a hand stays
@@ -88,6 +88,16 @@ def bones(x: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
     return y
 
 
+def mirror(x: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """With probability p, the sequence reflected through the plane x = centre (the camera's left and right
+    swapped): the same motion by the other hand. Bone lengths stay; the hand's handedness flips."""
+    if rng.random() >= p:
+        return x
+    y = x.copy()
+    y[..., 0] = 2 * centre(x)[0] - x[..., 0]
+    return y
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """Magnitudes of each augmentation (0 = off), applied in the field order below."""
@@ -96,6 +106,7 @@ class Augmentation:
     crop: float = 0.0  # keep a window of at least 1 - crop of the frames
     drop: float = 0.0  # probability of leaving a frame out
     bones: float = 0.0  # each bone's length times its own factor in [1 - bones, 1 + bones]
+    mirror: float = 0.0  # probability of reflecting the sequence left-right
     rotate: float = 0.0  # maximum angle in degrees about a random axis
     scale: float = 0.0  # factor uniform in [1 - scale, 1 + scale]
     jitter: float = 0.0  # Gaussian noise, millimetres
@@ -118,6 +129,7 @@ STEPS = (
     ("crop", crop),
     ("drop", drop),
     ("bones", bones),
+    ("mirror", mirror),
     ("rotate", rotate),
     ("scale", scale),
     ("jitter", jitter),

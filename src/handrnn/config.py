@@ -80,6 +80,7 @@ class Config:
     crop: float = opt(0.0, "keep a random window of at least 1 - crop of the frames")
     drop: float = opt(0.0, "leave out each frame with this probability")
     bones: float = opt(0.0, "hand shape: each bone's length times its own factor in [1 - b, 1 + b], directions kept")
+    mirror: float = opt(0.0, "probability of reflecting a training sequence left-right (the other hand's motion)")
     rotate: float = opt(0.0, "random 3D rotation up to this many degrees")
     scale: float = opt(0.0, "scale by a factor in [1 - scale, 1 + scale]")
     jitter: float = opt(0.0, "Gaussian noise on every coordinate, millimetres")
@@ -168,7 +169,7 @@ NOT_NEGATIVE = (
     "seed",
 )
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds must fit
-FRACTIONS = ("dropout", "crop", "drop", "bones", "scale", "label_smoothing", "ema")  # each in [0, 1)
+FRACTIONS = ("dropout", "crop", "drop", "bones", "mirror", "scale", "label_smoothing", "ema")  # each in [0, 1)
 
 
 def validate(cfg: Config) -> Config:

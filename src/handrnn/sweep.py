@@ -150,6 +150,7 @@ ADDED_LATER = {
     "val_by": ("sequence",),
     "member_features": ("",),
     "mixup": (0.0,),
+    "mirror": (0.0,),
 }
 
 

@@ -153,6 +153,7 @@ def augmentation(cfg: Config) -> Augmentation:
         crop=cfg.crop,
         drop=cfg.drop,
         bones=cfg.bones,
+        mirror=cfg.mirror,
         rotate=cfg.rotate,
         scale=cfg.scale,
         jitter=cfg.jitter,
