@@ -328,6 +328,20 @@ ROUND17 = {  # cross-subject as round 10, hand-size-free features beside the pre
     "+".join(f"v17-xs{f}-dirs" for f in range(1, 5)): "+ unit bone directions (features pose, vel, dirs), folds 1 to 4",
 }
 
+ROUND18 = {  # 1:3 on the CPU: one network of the 1:3 preset with mirroring, more dropout or fewer units (base: round 16's)
+    seeds("v16-13-base", range(3)): "the 1:3 preset's network (round 16's runs of the same command)",
+    seeds("v18-13-mirror05", range(3)): "+ left-right mirroring of training sequences, --mirror 0.5",
+    seeds("v18-13-dropout05", range(3)): "+ dropout 0.5 (from 0.2)",
+    seeds("v18-13-units128", range(3)): "128 units (from 256)",
+}
+
+ROUND19 = {  # 1:3 on the CPU, as round 18: stronger rotation, more label smoothing, smaller batches (base: round 16's)
+    seeds("v16-13-base", range(3)): "the 1:3 preset's network (round 16's runs of the same command)",
+    seeds("v19-13-rotate90", range(3)): "+ rotation up to 90 degrees (from 45)",
+    seeds("v19-13-smooth02", range(3)): "+ label smoothing 0.2 (from 0.1)",
+    seeds("v19-13-batch16", range(3)): "batch 16 (from 32) and min_steps 3600: 225 epochs with twice the steps",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -339,6 +353,8 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 15 (1:3, one network)", ROUND15, "seeds 0 to 5"),
     ("round 16 (1:3, one network)", ROUND16, "seeds 0 to 2"),
     ("round 17 (cross-subject)", ROUND17, "folds as listed"),
+    ("round 18 (1:3, one network)", ROUND18, "seeds 0 to 2"),
+    ("round 19 (1:3, one network)", ROUND19, "seeds 0 to 2"),
 )
 
 

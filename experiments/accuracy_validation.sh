@@ -13,11 +13,12 @@
 # cw3; round 15 (1:3): the 1:3 preset's network with stronger augmentation or a longer-stride velocity; round 16
 # (1:3): the same network with manifold mixup (--mixup); round 17 (cross-subject): hand-size-free features (joint
 # angles, unit bone directions) beside the preset's; round 18 (1:3): the 1:3 preset's network with mirroring,
-# more dropout or fewer units.
+# more dropout or fewer units; round 19 (1:3): the same network with stronger rotation, more label smoothing or
+# smaller batches (twice the optimiser steps in the same 225 epochs).
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
-# SEEDS16 and SEEDS18 rounds 16's and 18's (default 0 to 2).
+# SEEDS16, SEEDS18 and SEEDS19 rounds 16's, 18's and 19's (default 0 to 2).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -191,9 +192,14 @@ round18() {  # 1:3 on the CPU: one network of the 1:3 preset with left-right mir
   one_change_each v18-13 "${SEEDS18:-0 1 2}" "$ONE_13" "mirror05 --mirror 0.5" "dropout05 --dropout 0.5" \
     "units128 --num-units 128"
 }
+round19() {  # 1:3 on the CPU, as round 18: rotation up to 90 degrees (from 45), label smoothing 0.2 (from 0.1),
+  # batch 16 (from 32) with min_steps 3600 (so 225 epochs again, with twice the steps)
+  one_change_each v19-13 "${SEEDS19:-0 1 2}" "$ONE_13" "rotate90 --rotate 90" "smooth02 --label-smoothing 0.2" \
+    "batch16 --batch-size 16 --min-steps 3600"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
