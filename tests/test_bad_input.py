@@ -225,6 +225,8 @@ CONFIG_CASES = [
     ("bones out of range", "bones: 1.5\n", "bones must be in [0, 1)"),
     ("negative mixup", "mixup: -0.2\n", "mixup must not be negative"),
     ("mirror out of range", "mirror: 1.0\n", "mirror must be in [0, 1)"),
+    ("negative distill", "members: 3\ndistill: -1\n", "distill must not be negative"),
+    ("distill without members", "distill: 0.5\n", "needs an ensemble"),
     ("bad val_by", "val_by: person\n", "val_by = 'person'"),
     ("zero members", "members: 0\n", "members must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
@@ -247,6 +249,8 @@ CHECKED_AFTER_LOADING = {
     "bones out of range",
     "negative mixup",
     "mirror out of range",
+    "negative distill",
+    "distill without members",
     "bad val_by",
     "zero members",
 }

@@ -448,3 +448,46 @@ def test_mixup_pairs_are_drawn_from_the_epochs_generator_and_change_what_trainin
         weights.append(model.head.weight.detach().clone())
     assert not torch.equal(weights[0], weights[1])  # mixed pairs change the gradient
     assert torch.equal(weights[1], weights[2])  # the same generator, the same pairs
+
+
+def test_peer_loss_is_each_members_kl_from_its_peers_mean_with_the_peers_held_fixed():
+    """--distill: member m's term is KL(mean of the other members' probabilities || member m's), summed over
+    members, averaged over the batch; its gradient for member m's logits is p_m - peers (per example / B)."""
+    from handrnn.training import peer_loss
+
+    torch.manual_seed(3)
+    logits = torch.randn(3, 4, 5, requires_grad=True)
+    p = logits.softmax(-1).detach()
+    want = 0.0
+    for m in range(3):
+        q = (p.sum(0) - p[m]) / 2  # [B, C]
+        want = want + (q * (q.log() - p[m].log())).sum() / 4
+    loss = peer_loss(logits)
+    torch.testing.assert_close(loss, want)
+    loss.backward()
+    peers = (p.sum(0, keepdim=True) - p) / 2
+    torch.testing.assert_close(logits.grad, (p - peers) / 4)  # the targets pass no gradient
+    agree = torch.randn(1, 4, 5).expand(3, 4, 5)
+    assert float(peer_loss(agree)) == pytest.approx(0.0, abs=1e-6)  # members that agree: nothing to learn
+
+
+def test_distill_changes_what_an_ensemble_learns_and_needs_members():
+    from handrnn.config import make_config
+    from handrnn.errors import HandRNNError
+    from handrnn.models import build_model
+    from handrnn.training import train_one_epoch
+
+    seqs = sequences()
+    data = SequenceSet([s.numpy() for s in seqs], np.arange(len(seqs)) % 3, Normaliser())
+    weights = []
+    for distill in (0.0, 1.0, 1.0):
+        torch.manual_seed(0)
+        model = build_model(make_config(members=2, num_units=8, pool="mean", dropout=0.0), 3)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        loss, acc = train_one_epoch(model, data, [np.arange(5)], opt, rng=np.random.default_rng(1), distill=distill)
+        assert np.isfinite(loss) and 0 <= acc <= 1
+        weights.append(model.members[0].head.weight.detach().clone())
+    assert not torch.equal(weights[0], weights[1])  # the peers' pull changes the gradient
+    assert torch.equal(weights[1], weights[2])
+    with pytest.raises(HandRNNError, match="distill = 0.5 needs an ensemble"):
+        make_config(distill=0.5)

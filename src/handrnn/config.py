@@ -95,6 +95,11 @@ class Config:
     warmup: int = opt(0, "epochs of linear warm-up (cosine)")
     label_smoothing: float = opt(0.0, "cross-entropy label smoothing")
     mixup: float = opt(0.0, "manifold mixup: pairs of pooled features and their labels mixed by Beta(a, a); 0 = off")
+    distill: float = opt(
+        0.0,
+        "ensembles: each member also learns the other members' mean prediction, with this weight on the KL "
+        "divergence (online co-distillation); 0 = off",
+    )
     ema: float = opt(0.0, "decay of an exponential moving average of the weights, used to validate and test; 0 = off")
     grad_clip: float = opt(5.0, "max gradient norm; 0 = off")
     patience: int = opt(0, "stop after this many epochs without a better validation score; 0 = never")
@@ -153,6 +158,7 @@ CHOICES = {
 }
 POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
 NOT_NEGATIVE = (
+    "distill",
     "joints",
     "mixup",
     "min_steps",
@@ -195,6 +201,10 @@ def validate(cfg: Config) -> Config:
     validate_model_inputs(cfg)
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")
+    if cfg.distill and cfg.members < 2:
+        raise HandRNNError(
+            f"config: distill = {cfg.distill} needs an ensemble (members >= 2), got members = {cfg.members}"
+        )
     if cfg.fold and cfg.protocol != "cross-subject":
         raise HandRNNError(f"config: fold = {cfg.fold} applies only to protocol cross-subject")
     if ".." in Path(cfg.out).parts:

@@ -151,6 +151,7 @@ ADDED_LATER = {
     "member_features": ("",),
     "mixup": (0.0,),
     "mirror": (0.0,),
+    "distill": (0.0,),
 }
 
 

@@ -44,10 +44,12 @@ def train_one_epoch(
     label_smoothing: float = 0.0,
     ema: torch.optim.swa_utils.AveragedModel | None = None,
     mixup: float = 0.0,
+    distill: float = 0.0,
 ) -> tuple[float, float]:
     """One pass over `batches`; returns (mean loss, accuracy). `rng` draws the augmentation of an augmented
     set and the pairs of `mixup`; `scheduler` steps after every batch, and so does `ema`. With mixup the
-    accuracy counts each mixed example's larger label. Raises HandRNNError on a non-finite loss."""
+    accuracy counts each mixed example's larger label; `distill` weighs an ensemble's `peer_loss`.
+    Raises HandRNNError on a non-finite loss."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     device = device_of(model)
@@ -58,6 +60,8 @@ def train_one_epoch(
         if isinstance(model, Ensemble):  # each member learns on its own loss
             members = model.forward_members(x, lengths, pairing.mix)  # [M, B, C]
             loss = sum(pairing.loss(m, y, label_smoothing) for m in members)
+            if distill > 0:
+                loss = loss + distill * peer_loss(members)
             logits = Ensemble.combine(members.detach())
         else:
             logits = model(x, lengths, pairing.mix)
@@ -77,6 +81,16 @@ def train_one_epoch(
         correct += int((logits.argmax(1) == pairing.major(y)).sum())
         seen += len(index)
     return total_loss / seen, correct / seen
+
+
+def peer_loss(member_logits: torch.Tensor) -> torch.Tensor:
+    """Online co-distillation of an ensemble ([M, B, C] logits, M >= 2): the sum over members of
+    KL(mean probability of the other members || the member's), per example; the targets are held fixed
+    (detached), so each member moves towards its peers, not they towards it."""
+    log_p = member_logits.log_softmax(-1)
+    p = log_p.detach().exp()
+    others = (p.sum(0, keepdim=True) - p) / (len(p) - 1)  # [M, B, C]: each member's peers' mean
+    return nn.functional.kl_div(log_p, others, reduction="sum") / member_logits.shape[1]
 
 
 @dataclass(frozen=True)
@@ -394,6 +408,7 @@ def run_epoch(cfg: Config, run: Training, prep: Prepared, epoch: int, progress: 
         label_smoothing=cfg.label_smoothing,
         ema=run.ema,
         mixup=cfg.mixup,
+        distill=cfg.distill,
     )
     seconds = time.perf_counter() - t0
     val_loss, val_acc = evaluate(run.eval_model, prep.val)
