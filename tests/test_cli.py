@@ -318,3 +318,36 @@ def test_a_cross_subject_folder_works_as_one_run(tree, tmp_path, capsys):
     ]
     assert main(["predict", str(parent), str(tree / "Hand_pose_annotation_v1/Subject_1/open_jar/1/skeleton.txt")]) == 2
     assert "give one of them, e.g." in capsys.readouterr().err
+
+
+def test_evaluate_member_tests_one_network_of_an_ensemble(tree, tmp_path, capsys):
+    """evaluate --member K: the K-th network alone, on its own columns of the ensemble's input; its files are
+    named -memberK; a member out of range, or of a one-network run, is a one-line error."""
+    import torch
+
+    from handrnn.data import SequenceSet
+    from handrnn.datasets import load_data
+    from handrnn.evaluation import load_model, split_indices
+    from handrnn.training import predict
+
+    flags = ["--members", "2", "--member-features", "pose,vel;xyz", "--features", "pose"]
+    run = train_tiny(tree, tmp_path, "ens", flags)
+    whole, encoder, _ = load_model(run)
+    data = load_data(str(tree))
+    index = split_indices(data, run, "test")
+    seqs = SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder)
+    member_logits = [predict(m, seqs) for m in whole.members]
+    probs = torch.stack([m.softmax(1) for m in member_logits]).mean(0)
+    torch.testing.assert_close(predict(whole, seqs).softmax(1), probs)  # the whole is the members' mean
+    for k, logits in enumerate(member_logits, 1):
+        assert main(["evaluate", str(run), "--member", str(k)]) == 0
+        assert f"ens member {k} (test" in capsys.readouterr().out
+        report = json.loads((run / f"evaluation-test-best-member{k}.json").read_text())
+        want = float((logits.argmax(1) == torch.as_tensor(data.labels[index])).float().mean())
+        assert report["member"] == k and report["accuracy"] == pytest.approx(want)
+        assert (run / f"misclassified-test-best-member{k}.csv").exists()
+    assert main(["evaluate", str(run), "--member", "3"]) == 2
+    assert "member must be in 1..2" in capsys.readouterr().err
+    one = train_tiny(tree, tmp_path, "one", [])
+    assert main(["evaluate", str(one), "--member", "1"]) == 2
+    assert "trained one network, not an ensemble" in capsys.readouterr().err

@@ -150,7 +150,7 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace, data=None) 
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_folds, evaluate_run
+    from .evaluation import evaluate_folds, evaluate_run, report_stem
     from .runs import RunDir
 
     options = {
@@ -159,29 +159,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "part": args.part,
         "allow_pickle": args.allow_pickle,
         "device": args.device,
+        "member": args.member,
     }
+    stem = report_stem(args.part, args.checkpoint, args.member)
+    who = args.run + (f" member {args.member}" if args.member else "")
     folds = RunDir(args.run).folds()
     if folds:  # a cross-subject parent: every fold, pooled
         r = evaluate_folds(Path(args.run), folds, **options)
-        print(f"{args.run} ({args.part}, {args.checkpoint} checkpoints, {len(folds)} folds, {r['n']} sequences)")
+        print(f"{who} ({args.part}, {args.checkpoint} checkpoints, {len(folds)} folds, {r['n']} sequences)")
         print("per fold: " + ", ".join(f"{k} {v:.4f}" for k, v in r["folds"].items()))
         print(
             f"pooled accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}; "
             f"fold mean {r['fold_mean']:.4f} +- {r['fold_std']:.4f}"
         )
-        print(
-            f"wrote evaluation-{args.part}-{args.checkpoint}.json and confusion-{args.part}-{args.checkpoint}.png in {args.run}"
-        )
+        print(f"wrote evaluation-{stem}.json and confusion-{stem}.png in {args.run}")
         return 0
     r = evaluate_run(Path(args.run), **options)
-    print(f"{args.run} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
+    print(f"{who} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
     print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
     worst = sorted((v, k) for k, v in r["per_class_accuracy"].items() if v is not None)[:5]
     print("lowest per-class accuracy: " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
-    print(
-        f"wrote evaluation-{args.part}-{args.checkpoint}.json, confusion-{args.part}-{args.checkpoint}.png, "
-        f"misclassified-{args.part}-{args.checkpoint}.csv in {args.run}"
-    )
+    print(f"wrote evaluation-{stem}.json, confusion-{stem}.png, misclassified-{stem}.csv in {args.run}")
     return 0
 
 
@@ -585,6 +583,9 @@ def add_run_commands(sub) -> None:
     e.add_argument("--data", default="", help="dataset path, if it moved since training")
     e.add_argument("--allow-pickle", action="store_true", help="read a pickled container (runs code from the file)")
     e.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
+    e.add_argument(
+        "--member", type=int, default=0, help="an ensemble's K-th network alone (from 1); 0 = the whole model"
+    )
     e.set_defaults(func=cmd_evaluate)
     ex = sub.add_parser("export", help="write a run's model as ONNX or TorchScript: raw joints in, probabilities out")
     ex.add_argument("run", help="run folder")

@@ -13,15 +13,18 @@ from .data import Encoder, Normaliser, SequenceSet, fingerprint
 from .datasets import HandActions, load_data
 from .errors import HandRNNError
 from .metrics import classification_report, macro_f1
-from .models import build_model
+from .models import Ensemble, build_model
 from .runs import RunDir
 from .skeleton import NUM_JOINTS
 from .training import predict, resolve_device
 
 
-def load_model(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> tuple[torch.nn.Module, Encoder, dict]:
+def load_model(
+    run_dir: Path, checkpoint: str = "best", device: str = "cpu", member: int = 0
+) -> tuple[torch.nn.Module, Encoder, dict]:
     """The model of a run folder's checkpoint (best or last) on `device`, its input encoder and the
-    checkpoint's metadata."""
+    checkpoint's metadata; `member` k >= 1 gives an ensemble's k-th network alone (it reads its own columns of
+    the same input)."""
     run = RunDir(run_dir)
     folds = run.folds()
     if folds:
@@ -40,8 +43,25 @@ def load_model(run_dir: Path, checkpoint: str = "best", device: str = "cpu") -> 
             f"{where}: not a checkpoint this handrnn can load (another version or model; {e.__class__.__name__}: "
             f"{str(e).splitlines()[0][:120]})"
         ) from None
-    model = model.to(resolve_device(device))
+    model = pick_member(model, member, where).to(resolve_device(device))
     return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"])), state
+
+
+def pick_member(model: torch.nn.Module, member: int, where: Path) -> torch.nn.Module:
+    """The whole model (member 0) or an ensemble's member-th network (from 1)."""
+    if not member:
+        return model
+    count = len(model.members) if isinstance(model, Ensemble) else 1
+    if count == 1:
+        raise HandRNNError(f"{where}: member {member} asked for, but this run trained one network, not an ensemble")
+    if not 1 <= member <= count:
+        raise HandRNNError(f"{where}: member must be in 1..{count} (the ensemble's networks), got {member}")
+    return model.members[member - 1]
+
+
+def report_stem(part: str, checkpoint: str, member: int = 0) -> str:
+    """The name shared by an evaluation's files: PART-CHECKPOINT, with -memberK for one ensemble member."""
+    return f"{part}-{checkpoint}" + (f"-member{member}" if member else "")
 
 
 def checkpoint_joints(state: dict) -> int:
@@ -69,10 +89,11 @@ def evaluate_run(
     part: str = "test",
     allow_pickle: bool = False,
     device: str = "cpu",
+    member: int = 0,
 ) -> dict:
     run_dir = Path(run_dir)
     cfg = RunDir(run_dir).read_config()
-    model, encoder, state = load_model(run_dir, checkpoint, device)
+    model, encoder, state = load_model(run_dir, checkpoint, device, member)
     data = load_data(data_path or cfg.data, allow_pickle=allow_pickle, on_bad=cfg.on_bad)
     if list(data.actions) != list(state["actions"]):
         raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")
@@ -81,10 +102,11 @@ def evaluate_run(
     seqs = SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder)
     logits = predict(model, seqs).numpy()
     report = classification_report(logits, data.labels[index], data.actions)
-    report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part})
-    stem = f"{part}-{checkpoint}"
+    report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part, "member": member})
+    stem = report_stem(part, checkpoint, member)
     RunDir(run_dir).write_json(f"evaluation-{stem}.json", report)
-    title = f"{cfg.model}/{cfg.cell} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
+    who = f"{cfg.model}/{cfg.cell}" + (f" member {member}" if member else "")
+    title = f"{who} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
     from .plots import plot_confusion  # matplotlib only where a figure is drawn: predict starts faster
 
     plot_confusion(np.array(report["confusion_matrix"]), data.actions, run_dir / f"confusion-{stem}.png", title)
@@ -137,8 +159,9 @@ def evaluate_folds(parent: Path, folds: list[RunDir], **kwargs) -> dict:
         "confusion_matrix": cm.tolist(),
         "part": kwargs.get("part", "test"),
         "checkpoint": kwargs.get("checkpoint", "best"),
+        "member": kwargs.get("member", 0),
     }
-    stem = f"{pooled['part']}-{pooled['checkpoint']}"
+    stem = report_stem(pooled["part"], pooled["checkpoint"], pooled["member"])
     RunDir(parent).write_json(f"evaluation-{stem}.json", pooled)
     title = f"{Path(parent).name}: {len(folds)} folds pooled, {pooled['part']} accuracy {pooled['accuracy']:.4f}"
     from .plots import plot_confusion
