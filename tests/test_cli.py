@@ -330,7 +330,7 @@ def test_evaluate_member_tests_one_network_of_an_ensemble(tree, tmp_path, capsys
     from handrnn.evaluation import load_model, split_indices
     from handrnn.training import predict
 
-    flags = ["--members", "2", "--member-features", "pose,vel;xyz", "--features", "pose"]
+    flags = ["--members", "2", "--member-features", "pose,vel;xyz", "--features", "pose", "--grouped-kernel"]
     run = train_tiny(tree, tmp_path, "ens", flags)
     whole, encoder, _ = load_model(run)
     data = load_data(str(tree))

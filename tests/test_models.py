@@ -395,6 +395,7 @@ def test_members_with_their_own_features_are_the_networks_of_those_features(grou
         own = [torch.from_numpy(features.encode(s, names)) for s in seqs]
         want = torch.cat([alone(o[None], torch.tensor([len(o)])) for o in own])
         torch.testing.assert_close(got[i], want, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(member(x, torch.tensor(LENGTHS)), got[i], rtol=1e-5, atol=1e-5)  # on its own
     assert set(model.state_dict()) == set(build_model(make_config(members=3, **shape), 5).state_dict())
 
 

@@ -166,9 +166,9 @@ class RNNClassifier(Classifier):
 
     def forward_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x [B, T, D], lengths [B] -> [B, F] (F = num_units, or 2 x num_units when bidirectional)."""
-        x = self.select(x)
         if self.grouped and self.can_group() and kernel_runs_on(x):
-            return self.read_out(fused_outputs([self], x, lengths)[0], lengths)
+            return self.read_out(fused_outputs([self], x, lengths)[0], lengths)  # it selects the columns
+        x = self.select(x)
         if self.bidirectional:
             return self.read_out(self._bidirectional_outputs(x, lengths), lengths)
         if self.pool is not None:
