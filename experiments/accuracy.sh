@@ -62,6 +62,8 @@ commands() {  # one "name flags..." line per run
   # the 1:3 preset after validation round 15 (frame dropping, --drop 0.1)
   echo "bestd-1-3 --protocol 1:3 --preset best"
   for s in 1 2; do echo "bestd-1-3-s$s --protocol 1:3 --preset best --seed $s"; done
+  # validation round 20's change on 1:3: online co-distillation of the members (started before the round ended)
+  for s in 0 1 2; do echo "bestcd-1-3-s$s --protocol 1:3 --preset best --seed $s --distill 1"; done
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)
   for s in 0 1 2; do
     echo "bestm-cw3-s$s --protocol cw3 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""

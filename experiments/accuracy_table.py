@@ -65,6 +65,7 @@ def presets(root: Path) -> list[str]:
         "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
         "1:3, best (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
         "round 15)": ["bestd-1-3", "bestd-1-3-s1", "bestd-1-3-s2"],
+        "1:3, best with --distill 1 (round 20: members co-distilled)": [f"bestcd-1-3-s{s}" for s in range(3)],
         "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
@@ -335,11 +336,9 @@ ROUND18 = {  # 1:3 on the CPU: one network of the 1:3 preset with mirroring, mor
     seeds("v18-13-units128", range(3)): "128 units (from 256)",
 }
 
-ROUND19 = {  # 1:3 on the CPU, as round 18: stronger rotation, more label smoothing, smaller batches (base: round 16's)
-    seeds("v16-13-base", range(3)): "the 1:3 preset's network (round 16's runs of the same command)",
-    seeds("v19-13-rotate90", range(3)): "+ rotation up to 90 degrees (from 45)",
-    seeds("v19-13-smooth02", range(3)): "+ label smoothing 0.2 (from 0.1)",
-    seeds("v19-13-batch16", range(3)): "batch 16 (from 32) and min_steps 3600: 225 epochs with twice the steps",
+ROUND20 = {  # 1:3 on the CPU: the 3-member 1:3 preset with online co-distillation of its members
+    seeds("v20-13-base", range(3)): "the 1:3 preset (3 members: pose,vel; the palm frame; pose,vel)",
+    seeds("v20-13-distill1", range(3)): "+ co-distillation, --distill 1",
 }
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
@@ -354,7 +353,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 16 (1:3, one network)", ROUND16, "seeds 0 to 2"),
     ("round 17 (cross-subject)", ROUND17, "folds as listed"),
     ("round 18 (1:3, one network)", ROUND18, "seeds 0 to 2"),
-    ("round 19 (1:3, one network)", ROUND19, "seeds 0 to 2"),
+    ("round 20 (1:3, 3 members)", ROUND20, "seeds 0 to 2"),
 )
 
 
