@@ -226,7 +226,6 @@ CONFIG_CASES = [
     ("negative mixup", "mixup: -0.2\n", "mixup must not be negative"),
     ("mirror out of range", "mirror: 1.0\n", "mirror must be in [0, 1)"),
     ("negative distill", "members: 3\ndistill: -1\n", "distill must not be negative"),
-    ("distill without members", "distill: 0.5\n", "needs an ensemble"),
     ("bad val_by", "val_by: person\n", "val_by = 'person'"),
     ("zero members", "members: 0\n", "members must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
@@ -250,7 +249,6 @@ CHECKED_AFTER_LOADING = {
     "negative mixup",
     "mirror out of range",
     "negative distill",
-    "distill without members",
     "bad val_by",
     "zero members",
 }

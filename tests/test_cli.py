@@ -351,3 +351,8 @@ def test_evaluate_member_tests_one_network_of_an_ensemble(tree, tmp_path, capsys
     one = train_tiny(tree, tmp_path, "one", [])
     assert main(["evaluate", str(one), "--member", "1"]) == 2
     assert "trained one network, not an ensemble" in capsys.readouterr().err
+
+
+def test_distill_on_one_network_warns_and_trains(tree, tmp_path, capsys):
+    train_tiny(tree, tmp_path, "d", ["--distill", "1"])
+    assert "distill = 1.0 applies to ensembles; this run trains one network, so it is off" in capsys.readouterr().err

@@ -472,9 +472,8 @@ def test_peer_loss_is_each_members_kl_from_its_peers_mean_with_the_peers_held_fi
     assert float(peer_loss(agree)) == pytest.approx(0.0, abs=1e-6)  # members that agree: nothing to learn
 
 
-def test_distill_changes_what_an_ensemble_learns_and_needs_members():
+def test_distill_changes_what_an_ensemble_learns_and_not_what_one_network_learns():
     from handrnn.config import make_config
-    from handrnn.errors import HandRNNError
     from handrnn.models import build_model
     from handrnn.training import train_one_epoch
 
@@ -490,5 +489,11 @@ def test_distill_changes_what_an_ensemble_learns_and_needs_members():
         weights.append(model.members[0].head.weight.detach().clone())
     assert not torch.equal(weights[0], weights[1])  # the peers' pull changes the gradient
     assert torch.equal(weights[1], weights[2])
-    with pytest.raises(HandRNNError, match="distill = 0.5 needs an ensemble"):
-        make_config(distill=0.5)
+    alone = []
+    for distill in (0.0, 1.0):  # one network has no peers: a preset's distill does not stop --members 1
+        torch.manual_seed(0)
+        model = build_model(make_config(num_units=8, pool="mean", dropout=0.0, distill=distill), 3)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        train_one_epoch(model, data, [np.arange(5)], opt, rng=np.random.default_rng(1), distill=distill)
+        alone.append(model.head.weight.detach().clone())
+    assert torch.equal(alone[0], alone[1])

@@ -98,7 +98,7 @@ class Config:
     distill: float = opt(
         0.0,
         "ensembles: each member also learns the other members' mean prediction, with this weight on the KL "
-        "divergence (online co-distillation); 0 = off",
+        "divergence (online co-distillation); 0 = off; one network ignores it (with a warning)",
     )
     ema: float = opt(0.0, "decay of an exponential moving average of the weights, used to validate and test; 0 = off")
     grad_clip: float = opt(5.0, "max gradient norm; 0 = off")
@@ -201,10 +201,6 @@ def validate(cfg: Config) -> Config:
     validate_model_inputs(cfg)
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")
-    if cfg.distill and cfg.members < 2:
-        raise HandRNNError(
-            f"config: distill = {cfg.distill} needs an ensemble (members >= 2), got members = {cfg.members}"
-        )
     if cfg.fold and cfg.protocol != "cross-subject":
         raise HandRNNError(f"config: fold = {cfg.fold} applies only to protocol cross-subject")
     if ".." in Path(cfg.out).parts:

@@ -298,6 +298,8 @@ def fit(
     given, cfg = cfg, dataclasses.replace(cfg, epochs=cfg.epochs_for(len(prep.train)))  # config.json keeps the rule
     if cfg.val_fraction > 0 and len(prep.val) == 0:
         log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
+    if cfg.distill and cfg.members < 2:
+        log.warning(f"distill = {cfg.distill} applies to ensembles; this run trains one network, so it is off")
     run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size))
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
     sha256 = {part: fingerprint(data, np.array(index, dtype=np.int64)) for part, index in prep.index.items()}
