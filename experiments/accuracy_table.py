@@ -63,9 +63,11 @@ def presets(root: Path) -> list[str]:
         "1:1, best (3 members; member 2 on pose,vel since round 11)": [f"bestm-1-1-s{s}" for s in range(3)],
         "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
         "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
-        "1:3, best (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
+        "1:3, best before round 20 (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
         "round 15)": ["bestd-1-3", "bestd-1-3-s1", "bestd-1-3-s2"],
-        "1:3, best with --distill 1 (round 20: members co-distilled)": [f"bestcd-1-3-s{s}" for s in range(3)],
+        "1:3, best (members co-distilled, --distill 1, since round 20; seed 1 stopped at epoch 75 of 200)": [
+            f"bestcd-1-3-s{s}" for s in range(3)
+        ],
         "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
@@ -323,7 +325,9 @@ ROUND16 = {  # 1:3 on the CPU: one network of the 1:3 preset (pose,vel, --bones 
 }
 
 ROUND17 = {  # cross-subject as round 10, hand-size-free features beside the preset's (folds as each row lists)
-    "+".join(f"v17-xs{f}-base" for f in (1, 2)): "the preset's cross-subject network (pose, vel; --bones 0.2), folds 1, 2",
+    "+".join(
+        f"v17-xs{f}-base" for f in (1, 2)
+    ): "the preset's cross-subject network (pose, vel; --bones 0.2), folds 1, 2",
     "v17-xs1-angles": "+ joint angles (features pose, vel, angles), fold 1",
     "+".join(f"v17-xs{f}-dirs" for f in (1, 2)): "+ unit bone directions (features pose, vel, dirs), folds 1, 2",
     "+".join(f"v17-xs{f}-dirs" for f in range(1, 5)): "+ unit bone directions (features pose, vel, dirs), folds 1 to 4",

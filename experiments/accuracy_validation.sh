@@ -193,8 +193,8 @@ round18() {  # 1:3 on the CPU: one network of the 1:3 preset with left-right mir
     "units128 --num-units 128"
 }
 round20() {  # 1:3 on the CPU: the 3-member 1:3 preset, each member also learning its peers' mean prediction
-  one_change_each v20-13 "${SEEDS20:-0 1 2}" "--protocol 1:3 --preset best --val-fraction 0.1 --seed SEED" "base " \
-    "distill1 --distill 1"
+  one_change_each v20-13 "${SEEDS20:-0 1 2}" "--protocol 1:3 --preset best --val-fraction 0.1 --seed SEED" \
+    "base --distill 0" "distill1 --distill 1"  # (base ran before the preset had distill: the same runs)
 }
 commands() {
   local r
