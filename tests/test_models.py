@@ -428,25 +428,29 @@ def test_manifold_mixup_mixes_each_members_pooled_features_and_the_two_labels_lo
     )
 
 
-def test_mixup_pairs_are_drawn_from_the_epochs_generator_and_change_what_training_learns():
+def one_step_head(members=1, **train):
+    """The (first member's) head weights after one epoch of one batch, from seed 0, with `train`'s options."""
     from handrnn.config import make_config
-    from handrnn.data import SequenceSet
     from handrnn.models import build_model
-    from handrnn.training import Pairing, train_one_epoch
+    from handrnn.training import train_one_epoch
+
+    seqs = sequences()
+    data = SequenceSet([s.numpy() for s in seqs], np.arange(len(seqs)) % 3, Normaliser())
+    torch.manual_seed(0)
+    model = build_model(make_config(members=members, num_units=8, pool="mean", dropout=0.0), 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss, acc = train_one_epoch(model, data, [np.arange(5)], opt, rng=np.random.default_rng(1), **train)
+    assert np.isfinite(loss) and 0 <= acc <= 1
+    return (model.members[0] if members > 1 else model).head.weight.detach().clone()
+
+
+def test_mixup_pairs_are_drawn_from_the_epochs_generator_and_change_what_training_learns():
+    from handrnn.training import Pairing
 
     a, b = (Pairing.draw(0.4, 6, np.random.default_rng(7), torch.device("cpu")) for _ in range(2))
     assert a.lam == b.lam and 0 <= a.lam <= 1 and torch.equal(a.partner, b.partner)
     assert sorted(a.partner.tolist()) == list(range(6))
-    seqs = sequences()
-    data = SequenceSet([s.numpy() for s in seqs], np.arange(len(seqs)) % 3, Normaliser())
-    weights = []
-    for mixup in (0.0, 0.4, 0.4):
-        torch.manual_seed(0)
-        model = build_model(make_config(num_units=8, pool="mean", dropout=0.0), 3)
-        opt = torch.optim.SGD(model.parameters(), lr=0.5)
-        loss, acc = train_one_epoch(model, data, [np.arange(5)], opt, rng=np.random.default_rng(1), mixup=mixup)
-        assert np.isfinite(loss) and 0 <= acc <= 1
-        weights.append(model.head.weight.detach().clone())
+    weights = [one_step_head(mixup=mixup) for mixup in (0.0, 0.4, 0.4)]
     assert not torch.equal(weights[0], weights[1])  # mixed pairs change the gradient
     assert torch.equal(weights[1], weights[2])  # the same generator, the same pairs
 
@@ -473,27 +477,8 @@ def test_peer_loss_is_each_members_kl_from_its_peers_mean_with_the_peers_held_fi
 
 
 def test_distill_changes_what_an_ensemble_learns_and_not_what_one_network_learns():
-    from handrnn.config import make_config
-    from handrnn.models import build_model
-    from handrnn.training import train_one_epoch
-
-    seqs = sequences()
-    data = SequenceSet([s.numpy() for s in seqs], np.arange(len(seqs)) % 3, Normaliser())
-    weights = []
-    for distill in (0.0, 1.0, 1.0):
-        torch.manual_seed(0)
-        model = build_model(make_config(members=2, num_units=8, pool="mean", dropout=0.0), 3)
-        opt = torch.optim.SGD(model.parameters(), lr=0.5)
-        loss, acc = train_one_epoch(model, data, [np.arange(5)], opt, rng=np.random.default_rng(1), distill=distill)
-        assert np.isfinite(loss) and 0 <= acc <= 1
-        weights.append(model.members[0].head.weight.detach().clone())
+    weights = [one_step_head(members=2, distill=distill) for distill in (0.0, 1.0, 1.0)]
     assert not torch.equal(weights[0], weights[1])  # the peers' pull changes the gradient
     assert torch.equal(weights[1], weights[2])
-    alone = []
-    for distill in (0.0, 1.0):  # one network has no peers: a preset's distill does not stop --members 1
-        torch.manual_seed(0)
-        model = build_model(make_config(num_units=8, pool="mean", dropout=0.0, distill=distill), 3)
-        opt = torch.optim.SGD(model.parameters(), lr=0.5)
-        train_one_epoch(model, data, [np.arange(5)], opt, rng=np.random.default_rng(1), distill=distill)
-        alone.append(model.head.weight.detach().clone())
-    assert torch.equal(alone[0], alone[1])
+    alone = [one_step_head(distill=distill) for distill in (0.0, 1.0)]  # one network has no peers: a preset's
+    assert torch.equal(alone[0], alone[1])  # distill does not stop --members 1

@@ -13,10 +13,10 @@ from .data import Encoder, Normaliser, SequenceSet, fingerprint
 from .datasets import HandActions, load_data
 from .errors import HandRNNError
 from .metrics import classification_report, macro_f1
-from .models import Ensemble, build_model
+from .models import build_model
 from .runs import RunDir
 from .skeleton import NUM_JOINTS
-from .training import predict, resolve_device
+from .training import members_of, predict, resolve_device
 
 
 def load_model(
@@ -51,7 +51,7 @@ def pick_member(model: torch.nn.Module, member: int, where: Path) -> torch.nn.Mo
     """The whole model (member 0) or an ensemble's member-th network (from 1)."""
     if not member:
         return model
-    count = len(model.members) if isinstance(model, Ensemble) else 1
+    count = members_of(model)
     if count == 1:
         raise HandRNNError(f"{where}: member {member} asked for, but this run trained one network, not an ensemble")
     if not 1 <= member <= count:
