@@ -64,6 +64,8 @@ commands() {  # one "name flags..." line per run
   for s in 1 2; do echo "bestd-1-3-s$s --protocol 1:3 --preset best --seed $s"; done
   # validation round 20's change on 1:3: online co-distillation of the members (started before the round ended)
   for s in 0 1 2; do echo "bestcd-1-3-s$s --protocol 1:3 --preset best --seed $s --distill 1"; done
+  # validation round 21's change on 1:1: co-distillation of the members (started before the round ended)
+  for s in 0 1 2; do echo "bestcd-1-1-s$s --protocol 1:1 --preset best --seed $s --distill 1"; done
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)
   for s in 0 1 2; do
     echo "bestm-cw3-s$s --protocol cw3 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""

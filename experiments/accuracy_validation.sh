@@ -14,11 +14,11 @@
 # (1:3): the same network with manifold mixup (--mixup); round 17 (cross-subject): hand-size-free features (joint
 # angles, unit bone directions) beside the preset's; round 18 (1:3): the 1:3 preset's network with mirroring,
 # more dropout or fewer units; round 20 (1:3): the 3-member preset with online co-distillation of its members
-# (--distill). (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
+# (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset. (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
-# SEEDS16, SEEDS18 and SEEDS20 rounds 16's, 18's and 20's (default 0 to 2).
+# SEEDS16, SEEDS18 and SEEDS20 rounds 16's, 18's and 20's (default 0 to 2), SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -196,9 +196,13 @@ round20() {  # 1:3 on the CPU: the 3-member 1:3 preset, each member also learnin
   one_change_each v20-13 "${SEEDS20:-0 1 2}" "--protocol 1:3 --preset best --val-fraction 0.1 --seed SEED" \
     "base --distill 0" "distill1 --distill 1"  # (base ran before the preset had distill: the same runs)
 }
+round21() {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; its base is round 11's mixed runs
+  one_change_each v21-11 "${SEEDS21:-0 1 2 3 4}" "--protocol 1:1 --preset best --val-fraction 0.1 --seed SEED" \
+    "distill1 --distill 1"  # (v11-mixed-sS: the same command before the preset had member_features and distill)
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
