@@ -227,6 +227,10 @@ CONFIG_CASES = [
     ("mirror out of range", "mirror: 1.0\n", "mirror must be in [0, 1)"),
     ("negative distill", "members: 3\ndistill: -1\n", "distill must not be negative"),
     ("bad val_by", "val_by: person\n", "val_by = 'person'"),
+    ("val_fold past the folds", "val_fraction: 0.2\nval_fold: 6\n", "val_fold must be in 1..5"),
+    ("val_fold without validation", "val_fraction: 0\nval_fold: 1\n", "val_fold = 1 needs a validation part"),
+    ("val_fold by subject", "val_by: subject\nval_fold: 1\n", "val_by subject"),
+    ("negative val_fold", "val_fold: -1\n", "val_fold must not be negative"),
     ("zero members", "members: 0\n", "members must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
     ("broken YAML", "epochs: [1,\n", "not valid YAML"),
@@ -250,6 +254,10 @@ CHECKED_AFTER_LOADING = {
     "mirror out of range",
     "negative distill",
     "bad val_by",
+    "val_fold past the folds",
+    "val_fold without validation",
+    "val_fold by subject",
+    "negative val_fold",
     "zero members",
 }
 

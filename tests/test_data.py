@@ -58,6 +58,37 @@ def test_validation_by_subject_holds_out_one_whole_training_subject():
         carve_validation(labels, np.flatnonzero(subjects == 1), 0.1, 0, subjects)
 
 
+def test_validation_folds_share_out_the_training_part_once():
+    labels = np.r_[np.repeat(np.arange(4), [13, 10, 3, 1]), 9]  # class 3 and 9: one training sequence each
+    train = np.arange(len(labels) - 1)  # the last sequence is a test one
+    n = 5
+    vals = [carve_validation(labels, train, 0.2, 7, fold=k)[1] for k in range(1, n + 1)]
+    for k, val in enumerate(vals, 1):
+        tr, again = carve_validation(labels, train, 0.2, 7, fold=k)
+        assert np.array_equal(again, val) and not set(tr) & set(val) and np.array_equal(np.sort(np.r_[tr, val]), train)
+    together = np.concatenate(vals)
+    assert len(together) == len(set(together))  # disjoint
+    assert set(together) == set(train) - {26}  # every training sequence once, but class 3's only one
+    counts = np.array([np.bincount(labels[v], minlength=4)[:3] for v in vals])  # per fold and class
+    assert np.all(counts.max(0) - counts.min(0) <= 1) and sorted(counts.sum(0)) == [3, 10, 13]
+    assert max(map(len, vals)) - min(map(len, vals)) <= 1
+    other = [carve_validation(labels, train, 0.2, 8, fold=k)[1] for k in range(1, n + 1)]
+    assert any(not np.array_equal(a, b) for a, b in zip(vals, other))  # the seed draws the partition
+    assert len(carve_validation(labels, train, 0.1, 7, fold=10)[1]) in (2, 3)  # 0.1: ten folds
+    with pytest.raises(HandRNNError, match=r"val_fold must be in 1..5"):
+        carve_validation(labels, train, 0.2, 7, fold=6)
+
+
+def test_a_run_validated_on_a_fold_records_that_fold(tree, tmp_path):
+    import json
+
+    runs = [train_tiny(tree, tmp_path, f"fold{k}", ["--val-fraction", "0.34", "--val-fold", str(k)]) for k in (1, 2, 3)]
+    splits = [json.loads((r / "split.json").read_text()) for r in runs]
+    vals = [set(s["val"]) for s in splits]
+    assert all(vals) and not vals[0] & vals[1] and not vals[1] & vals[2] and not vals[0] & vals[2]
+    assert all(set(s["train"]) | set(s["val"]) == set(splits[0]["train"]) | vals[0] for s in splits)
+
+
 def test_a_run_validated_by_subject_keeps_that_subject_out_of_training(tree, tmp_path):
     import json
 

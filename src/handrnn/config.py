@@ -46,6 +46,7 @@ class Config:
     fold: int = opt(0, "cross-subject: 0 = all six folds, s = leave out subject s only")
     val_fraction: float = opt(0.1, "carved from training, stratified, for model selection")
     val_by: str = opt("sequence", "sequence: val_fraction of each action | subject: one training subject's sequences")
+    val_fold: int = opt(0, "val_by sequence: 0 = drawn with the seed | k = fold k of n = round(1/val_fraction) disjoint folds")
     normalise: str = opt("zscore", "none | zscore | hand (xyz only) (fitted on training data only)")
     features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 local bones dirs dists angles orient")
     joints: int = opt(0, "joints per frame: 0 = the data's (FPHA: 21); another layout trains model rnn on xyz only")
@@ -166,6 +167,7 @@ NOT_NEGATIVE = (
     "patience",
     "threads",
     "fold",
+    "val_fold",
     "weight_decay",
     "grad_clip",
     "warmup",
@@ -201,11 +203,30 @@ def validate(cfg: Config) -> Config:
     validate_model_inputs(cfg)
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")
+    validate_val_fold(cfg)
     if cfg.fold and cfg.protocol != "cross-subject":
         raise HandRNNError(f"config: fold = {cfg.fold} applies only to protocol cross-subject")
     if ".." in Path(cfg.out).parts:
         raise HandRNNError(f"config: out must not climb out with '..', got {cfg.out!r}")
     return cfg
+
+
+def val_folds(val_fraction: float) -> int:
+    """How many disjoint validation folds k-fold selection cuts from the training part."""
+    return max(2, round(1 / val_fraction))
+
+
+def validate_val_fold(cfg: Config) -> None:
+    if not cfg.val_fold:
+        return
+    if cfg.val_fraction <= 0 or cfg.val_by != "sequence":
+        raise HandRNNError(
+            f"config: val_fold = {cfg.val_fold} needs a validation part by sequence "
+            f"(val_fraction > 0, val_by sequence), got val_fraction {cfg.val_fraction}, val_by {cfg.val_by}"
+        )
+    n = val_folds(cfg.val_fraction)
+    if cfg.val_fold > n:
+        raise HandRNNError(f"config: val_fold must be in 1..{n} (val_fraction {cfg.val_fraction} cuts {n} folds), got {cfg.val_fold}")
 
 
 def listed(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from . import features
 from .augment import Augmentation
-from .config import LENGTH_MODES, NORMALISATIONS, PROTOCOLS
+from .config import LENGTH_MODES, NORMALISATIONS, PROTOCOLS, val_folds
 from .datasets import TEST, TRAIN, HandActions
 from .errors import HandRNNError
 from .skeleton import NUM_COORDS, NUM_JOINTS, WRIST
@@ -96,15 +96,23 @@ def fingerprint(data: HandActions, index: np.ndarray) -> str:
 
 
 def carve_validation(
-    labels: np.ndarray, train: np.ndarray, fraction: float, seed: int, subjects: np.ndarray | None = None
+    labels: np.ndarray,
+    train: np.ndarray,
+    fraction: float,
+    seed: int,
+    subjects: np.ndarray | None = None,
+    fold: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified (train, val) indices from `train`: about `fraction` of each class goes to validation.
     With `subjects` (one id per sequence of the whole dataset), validation is instead every training
-    sequence of one training subject, drawn with the seed: unseen people, as cross-subject tests."""
+    sequence of one training subject, drawn with the seed: unseen people, as cross-subject tests.
+    With `fold` k > 0, validation is the k-th of val_folds(fraction) disjoint folds (carve_fold)."""
     if fraction <= 0:
         return train, train[:0]
     if subjects is not None:
         return carve_subject(subjects, train, seed)
+    if fold:
+        return carve_fold(labels, train, val_folds(fraction), fold, seed)
     rng = np.random.default_rng([seed, 1])
     val = []
     for c in np.unique(labels[train]):
@@ -113,6 +121,19 @@ def carve_validation(
         k = min(max(k, 1), len(members) - 1)
         val.extend(rng.choice(members, k, replace=False))
     val = np.sort(np.array(val, dtype=np.int64))
+    return np.setdiff1d(train, val), val
+
+
+def carve_fold(labels: np.ndarray, train: np.ndarray, n: int, fold: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val): val is fold `fold` (1..n) of n disjoint folds of `train` that share out every class
+    evenly (sizes differ by at most one), the partition drawn with the seed: the runs of folds 1..n with one
+    seed validate on each training sequence once. A class with a single training sequence stays in training."""
+    if not 1 <= fold <= n:
+        raise HandRNNError(f"val_fold must be in 1..{n}, got {fold}")
+    rng = np.random.default_rng([seed, 2])
+    classes = [train[labels[train] == c] for c in np.unique(labels[train])]
+    order = np.concatenate([rng.permutation(m) for m in classes if len(m) > 1] or [train[:0]])
+    val = np.sort(order[np.arange(len(order)) % n == fold - 1])  # one running count: every fold gets its share
     return np.setdiff1d(train, val), val
 
 

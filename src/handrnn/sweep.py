@@ -152,6 +152,7 @@ ADDED_LATER = {
     "mixup": (0.0,),
     "mirror": (0.0,),
     "distill": (0.0,),
+    "val_fold": (0,),
 }
 
 

@@ -176,7 +176,7 @@ def augmentation(cfg: Config) -> Augmentation:
 
 def prepare(cfg: Config, data: HandActions, split: Split) -> Prepared:
     subjects = data.subjects if cfg.val_by == "subject" else None
-    train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed, subjects)
+    train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed, subjects, cfg.val_fold)
     augment = augmentation(cfg)
     encoder = Encoder.fit(cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train], augment, cfg.seed)
 
