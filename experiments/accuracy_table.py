@@ -344,6 +344,10 @@ ROUND20 = {  # 1:3 on the CPU: the 3-member 1:3 preset with online co-distillati
     seeds("v20-13-base", range(3)): "the 1:3 preset (3 members: pose,vel; the palm frame; pose,vel)",
     seeds("v20-13-distill1", range(3)): "+ co-distillation, --distill 1",
 }
+ROUND21 = {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; its base is round 11's mixed runs
+    seeds("v11-mixed", range(5)): "the 1:1 preset (3 members: the palm frame; pose,vel; the palm frame; round 11)",
+    seeds("v21-11-distill1", range(5)): "+ co-distillation, --distill 1",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -358,6 +362,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 17 (cross-subject)", ROUND17, "folds as listed"),
     ("round 18 (1:3, one network)", ROUND18, "seeds 0 to 2"),
     ("round 20 (1:3, 3 members)", ROUND20, "seeds 0 to 2"),
+    ("round 21 (1:1, 3 members)", ROUND21, "seeds 0 to 4"),
 )
 
 
