@@ -59,8 +59,8 @@ def test_validation_by_subject_holds_out_one_whole_training_subject():
 
 
 def test_validation_folds_share_out_the_training_part_once():
-    labels = np.r_[np.repeat(np.arange(4), [13, 10, 3, 1]), 9]  # class 3 and 9: one training sequence each
-    train = np.arange(len(labels) - 1)  # the last sequence is a test one
+    labels = np.r_[np.repeat(np.arange(4), [13, 10, 3, 1]), 9]  # class 3: one training sequence
+    train = np.arange(len(labels) - 1)  # the last one (class 9) is a test sequence
     n = 5
     vals = [carve_validation(labels, train, 0.2, 7, fold=k)[1] for k in range(1, n + 1)]
     for k, val in enumerate(vals, 1):

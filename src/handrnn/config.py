@@ -46,7 +46,9 @@ class Config:
     fold: int = opt(0, "cross-subject: 0 = all six folds, s = leave out subject s only")
     val_fraction: float = opt(0.1, "carved from training, stratified, for model selection")
     val_by: str = opt("sequence", "sequence: val_fraction of each action | subject: one training subject's sequences")
-    val_fold: int = opt(0, "val_by sequence: 0 = drawn with the seed | k = fold k of n = round(1/val_fraction) disjoint folds")
+    val_fold: int = opt(
+        0, "val_by sequence: 0 = drawn with the seed | k = fold k of n = round(1/val_fraction) disjoint folds"
+    )
     normalise: str = opt("zscore", "none | zscore | hand (xyz only) (fitted on training data only)")
     features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 local bones dirs dists angles orient")
     joints: int = opt(0, "joints per frame: 0 = the data's (FPHA: 21); another layout trains model rnn on xyz only")
@@ -226,7 +228,9 @@ def validate_val_fold(cfg: Config) -> None:
         )
     n = val_folds(cfg.val_fraction)
     if cfg.val_fold > n:
-        raise HandRNNError(f"config: val_fold must be in 1..{n} (val_fraction {cfg.val_fraction} cuts {n} folds), got {cfg.val_fold}")
+        raise HandRNNError(
+            f"config: val_fold must be in 1..{n} (val_fraction {cfg.val_fraction} cuts {n} folds), got {cfg.val_fold}"
+        )
 
 
 def listed(text: str) -> list[str]:
