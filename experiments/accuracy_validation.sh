@@ -199,6 +199,7 @@ round20() {  # 1:3 on the CPU: the 3-member 1:3 preset, each member also learnin
 round21() {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; its base is round 11's mixed runs
   one_change_each v21-11 "${SEEDS21:-0 1 2 3 4}" "--protocol 1:1 --preset best --val-fraction 0.1 --seed SEED" \
     "distill1 --distill 1"  # (v11-mixed-sS: the same command before the preset had member_features and distill)
+  echo "v21-11-base-s1 --protocol 1:1 --preset best --val-fraction 0.1 --seed 1 --distill 0"  # v11-mixed-s1 again
 }
 commands() {
   local r
