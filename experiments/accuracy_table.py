@@ -348,6 +348,10 @@ ROUND21 = {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; it
     seeds("v11-mixed", range(5)): "the 1:1 preset (3 members: the palm frame; pose,vel; the palm frame; round 11)",
     seeds("v21-11-distill1", range(5)): "+ co-distillation, --distill 1",
 }
+ROUND22 = {  # 1:3 on the CPU, k-fold selection: each candidate validated on the five folds of seed 0's partition
+    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
+    "+".join(f"v22-13k-units128-f{f}" for f in range(1, 6)): "+ 128 units, --num-units 128",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -363,6 +367,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 18 (1:3, one network)", ROUND18, "seeds 0 to 2"),
     ("round 20 (1:3, 3 members)", ROUND20, "seeds 0 to 2"),
     ("round 21 (1:1, 3 members)", ROUND21, "seeds 0 to 4"),
+    ("round 22 (1:3, one network, k-fold)", ROUND22, "folds 1 to 5"),
 )
 
 

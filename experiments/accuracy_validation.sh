@@ -14,11 +14,12 @@
 # (1:3): the same network with manifold mixup (--mixup); round 17 (cross-subject): hand-size-free features (joint
 # angles, unit bone directions) beside the preset's; round 18 (1:3): the 1:3 preset's network with mirroring,
 # more dropout or fewer units; round 20 (1:3): the 3-member preset with online co-distillation of its members
-# (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset. (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
+# (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset; round 22 (1:3): k-fold
+# selection (--val-fold) of the 1:3 preset's network against 128 units. (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18 and SEEDS20 rounds 16's, 18's and 20's (default 0 to 2), SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -201,9 +202,17 @@ round21() {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; it
     "distill1 --distill 1"  # (v11-mixed-sS: the same command before the preset had member_features and distill)
   echo "v21-11-base-s1 --protocol 1:1 --preset best --val-fraction 0.1 --seed 1 --distill 0"  # v11-mixed-s1 again
 }
+round22() {  # 1:3 on the CPU with k-fold selection (--val-fold: five disjoint folds of the training part, seed 0):
+  # one network of the 1:3 preset against 128 units (round 18's nearest miss), each validated on every fold
+  local f flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2"
+  for f in 1 2 3 4 5; do
+    echo "v22-13k-base-f$f $flags --val-fold $f --seed 0 --member-features pose,vel"
+    echo "v22-13k-units128-f$f $flags --val-fold $f --seed 0 --member-features pose,vel --num-units 128"
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
