@@ -15,7 +15,8 @@
 # angles, unit bone directions) beside the preset's; round 18 (1:3): the 1:3 preset's network with mirroring,
 # more dropout or fewer units; round 20 (1:3): the 3-member preset with online co-distillation of its members
 # (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset; round 22 (1:3): k-fold
-# selection (--val-fold) of the 1:3 preset's network against 128 units. (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
+# selection (--val-fold) of the 1:3 preset's network against 128 units. (Round 19, one-network changes on
+# 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18 and SEEDS20 rounds 16's, 18's and 20's (default 0 to 2), SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
@@ -204,10 +205,11 @@ round21() {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; it
 }
 round22() {  # 1:3 on the CPU with k-fold selection (--val-fold: five disjoint folds of the training part, seed 0):
   # one network of the 1:3 preset against 128 units (round 18's nearest miss), each validated on every fold
-  local f flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2"
+  local f flags
   for f in 1 2 3 4 5; do
-    echo "v22-13k-base-f$f $flags --val-fold $f --seed 0 --member-features pose,vel"
-    echo "v22-13k-units128-f$f $flags --val-fold $f --seed 0 --member-features pose,vel --num-units 128"
+    flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2 --val-fold $f --seed 0 --member-features pose,vel"
+    echo "v22-13k-base-f$f $flags"
+    echo "v22-13k-units128-f$f $flags --num-units 128"
   done
 }
 commands() {
