@@ -15,12 +15,15 @@
 # angles, unit bone directions) beside the preset's; round 18 (1:3): the 1:3 preset's network with mirroring,
 # more dropout or fewer units; round 20 (1:3): the 3-member preset with online co-distillation of its members
 # (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset; round 22 (1:3): k-fold
-# selection (--val-fold) of the 1:3 preset's network against 128 units. (Round 19, one-network changes on
+# selection (--val-fold) of the 1:3 preset's network against 128 units; round 23 (1:3): the same k-fold selection
+# of a second layer, batches of 16 and pairwise distances; round 24 (1:1): one network of the preset taught by
+# round 21's 3-member runs (--teacher). (Round 19, one-network changes on
 # 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
-# SEEDS16, SEEDS18 and SEEDS20 rounds 16's, 18's and 20's (default 0 to 2), SEEDS21 round 21's (default 0 to 4).
+# SEEDS16, SEEDS18 and SEEDS20 rounds 16's, 18's and 20's (default 0 to 2), SEEDS21 round 21's (default 0 to 4), SEEDS24
+# round 24's (default 0 to 2).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -212,9 +215,29 @@ round22() {  # 1:3 on the CPU with k-fold selection (--val-fold: five disjoint f
     echo "v22-13k-units128-f$f $flags --num-units 128"
   done
 }
+round23() {  # 1:3 with k-fold selection as in round 22: the 1:3 preset's network against a second recurrent
+  # layer, batches of 16 (the same 1,800 optimiser steps in about half the epochs) and pairwise joint distances
+  local f flags
+  for f in 1 2 3 4 5; do
+    flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2 --val-fold $f --seed 0 --member-features pose,vel"
+    echo "v23-13k-depth2-f$f $flags --depth 2"
+    echo "v23-13k-batch16-f$f $flags --batch-size 16"
+    echo "v23-13k-dists-f$f ${flags/pose,vel/pose,vel,dists}"
+  done
+}
+round24() {  # 1:1: one network of the preset (palm frame) alone, and taught by round 21's 3-member preset run of
+  # its seed (--teacher: offline distillation; the teacher trained on the same training part, never on this
+  # validation part)
+  local s flags
+  for s in ${SEEDS24:-0 1 2}; do
+    flags="--protocol 1:1 --preset best --members 1 --member-features \"''\" --val-fraction 0.1 --seed $s"
+    echo "v24-11-one-s$s $flags --distill 0"
+    echo "v24-11-taught-s$s $flags --distill 1 --teacher $out/v21-11-distill1-s$s"
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

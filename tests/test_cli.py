@@ -357,3 +357,36 @@ def test_evaluate_member_tests_one_network_of_an_ensemble(tree, tmp_path, capsys
 def test_distill_on_one_network_warns_and_trains(tree, tmp_path, capsys):
     train_tiny(tree, tmp_path, "d", ["--distill", "1"])
     assert "distill = 1.0 applies to ensembles; this run trains one network, so it is off" in capsys.readouterr().err
+
+
+def test_a_student_learns_from_a_teacher_run_that_never_saw_its_validation_or_test_part(tree, tmp_path, capsys):
+    import torch
+
+    teacher = train_tiny(
+        tree, tmp_path, "teacher", ["--members", "2", "--features", "pose,vel", "--val-fraction", "0.2"]
+    )
+    flags = ["--val-fraction", "0.2", "--distill", "1", "--epochs", "2", "--rotate", "10"]
+    plain = train_tiny(tree, tmp_path, "plain", flags)
+    assert "applies to ensembles" in capsys.readouterr().err  # without a teacher, one network has no peers
+    student = train_tiny(tree, tmp_path, "student", [*flags, "--teacher", str(teacher)])
+    assert "applies to ensembles" not in capsys.readouterr().err  # with a teacher, distill applies to one network
+    assert json.loads((student / "config.json").read_text())["teacher"] == str(teacher)
+    weights = [torch.load(run / "last.pt", weights_only=True)["model"]["head.weight"] for run in (plain, student)]
+    assert not torch.equal(*weights)  # the teacher's term changed what the student learnt
+    split = json.loads((student / "split.json").read_text())
+    assert split == json.loads((plain / "split.json").read_text())  # and not which sequences it learnt from
+    assert main(["train", "--resume", str(student)]) == 0  # a finished run resumes with its teacher, nothing to do
+
+
+def test_a_teacher_that_trained_on_the_students_validation_part_is_refused(tree, tmp_path, capsys):
+    teacher = train_tiny(tree, tmp_path, "teacher", ["--val-fraction", "0"])
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "s", "--epochs", "1", "--num-units", "6"]
+    assert main([*argv, "--protocol", "1:1", "--val-fraction", "0.2", "--distill", "1", "--teacher", str(teacher)]) == 2
+    err = capsys.readouterr().err
+    assert f"teacher: {teacher} trained on " in err and "of this run's validation or test sequences" in err
+    assert not (tmp_path / "s" / "config.json").exists()  # refused before the run started: the name is free
+    assert main([*argv, "--protocol", "1:1", "--distill", "1", "--teacher", str(tmp_path / "nowhere")]) == 2
+    assert f"teacher: {tmp_path / 'nowhere'} is not a run folder (no config.json)" in capsys.readouterr().err
+    assert main([*argv, "--protocol", "1:1", "--teacher", str(teacher)]) == 2
+    assert "needs distill > 0" in capsys.readouterr().err
+    assert main([*argv, "--protocol", "1:1", "--val-fraction", "0", "--distill", "1", "--teacher", str(teacher)]) == 0

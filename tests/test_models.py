@@ -482,3 +482,38 @@ def test_distill_changes_what_an_ensemble_learns_and_not_what_one_network_learns
     assert torch.equal(weights[1], weights[2])
     alone = [one_step_head(distill=distill) for distill in (0.0, 1.0)]  # one network has no peers: a preset's
     assert torch.equal(alone[0], alone[1])  # distill does not stop --members 1
+
+
+def test_teacher_loss_is_each_networks_kl_from_the_teachers_probabilities():
+    """--teacher: network m's term is KL(teacher's probabilities || network m's), summed over an ensemble's
+    networks, averaged over the batch; its gradient for network m's logits is (p_m - teacher) / B."""
+    from handrnn.training import teacher_loss
+
+    torch.manual_seed(4)
+    target = torch.randn(4, 5).softmax(-1)
+    logits = torch.randn(2, 4, 5, requires_grad=True)
+    p = logits.softmax(-1).detach()
+    want = sum((target * (target.log() - p[m].log())).sum() / 4 for m in range(2))
+    loss = teacher_loss(logits, target)
+    torch.testing.assert_close(loss, want)
+    loss.backward()
+    torch.testing.assert_close(logits.grad, (p - target) / 4)
+    one = logits[0].detach().clone().requires_grad_(True)  # one network: [B, C]
+    torch.testing.assert_close(teacher_loss(one, target), (target * (target.log() - p[0].log())).sum() / 4)
+    assert float(teacher_loss(target.log(), target)) == pytest.approx(0.0, abs=1e-6)  # agreeing: nothing to learn
+
+
+def test_a_teacher_changes_what_one_network_learns_and_replaces_an_ensembles_peers():
+    from handrnn.config import make_config
+    from handrnn.data import Encoder
+    from handrnn.models import build_model
+    from handrnn.training import Teacher
+
+    torch.manual_seed(9)
+    model = build_model(make_config(num_units=4, pool="mean"), 3).eval()
+    teacher = Teacher(model, Encoder(("xyz",), Normaliser()))  # reads the frames as they are, like the students
+    alone = one_step_head(distill=1.0)
+    taught = [one_step_head(distill=1.0, teacher=teacher) for _ in range(2)]
+    assert not torch.equal(alone, taught[0]) and torch.equal(taught[0], taught[1])
+    peers = one_step_head(members=2, distill=1.0)
+    assert not torch.equal(peers, one_step_head(members=2, distill=1.0, teacher=teacher))

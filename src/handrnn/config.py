@@ -101,7 +101,13 @@ class Config:
     distill: float = opt(
         0.0,
         "ensembles: each member also learns the other members' mean prediction, with this weight on the KL "
-        "divergence (online co-distillation); 0 = off; one network ignores it (with a warning)",
+        "divergence (online co-distillation); 0 = off; one network ignores it (with a warning); with a teacher, "
+        "the weight of the teacher's term instead",
+    )
+    teacher: str = opt(
+        "",
+        "a trained run folder whose predictions each network also learns (offline distillation, weight distill; "
+        "it must not have trained on this run's validation or test sequences); '' = off",
     )
     ema: float = opt(0.0, "decay of an exponential moving average of the weights, used to validate and test; 0 = off")
     grad_clip: float = opt(5.0, "max gradient norm; 0 = off")
@@ -206,6 +212,8 @@ def validate(cfg: Config) -> Config:
     if cfg.name and (Path(cfg.name).name != cfg.name or cfg.name in (".", "..")):
         raise HandRNNError(f"config: name must be a plain folder name, got {cfg.name!r}")
     validate_val_fold(cfg)
+    if cfg.teacher and not cfg.distill > 0:
+        raise HandRNNError(f"config: teacher = {cfg.teacher!r} needs distill > 0 (the weight of its term), got 0")
     if cfg.fold and cfg.protocol != "cross-subject":
         raise HandRNNError(f"config: fold = {cfg.fold} applies only to protocol cross-subject")
     if ".." in Path(cfg.out).parts:

@@ -224,13 +224,14 @@ class Encoder:
 class SequenceSet:
     """Sequences ready to batch: encoded tensors x[i] float32 [T_i, D], labels y int64 [N].
 
-    With an `augment`ation, the raw sequences are kept and each batch encodes a fresh random variant of
-    them (pass the epoch's rng to `batch`); `lengths` are then those of the raw sequences.
+    With an `augment`ation, each batch encodes a fresh random variant of the raw sequences (pass the epoch's
+    rng to `batch`); `lengths` are then those of the raw sequences. `batch_views` encodes the same frames
+    with several encoders (a teacher reads its own features).
     """
 
     def __init__(self, sequences: list[np.ndarray], labels: np.ndarray, encode, augment: Augmentation | None = None):
         self.encode, self.augment = encode, augment if augment else None
-        self.raw = sequences if self.augment else None
+        self.raw = sequences  # the caller's arrays, not copies
         self.x = None if self.augment else [torch.from_numpy(encode(s)) for s in sequences]
         self.y = torch.as_tensor(labels, dtype=torch.long)
         self.lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
@@ -243,16 +244,32 @@ class SequenceSet:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x [B, T, D] padded with PAD_VALUE to the batch maximum or `pad_to`, lengths [B], y [B])."""
         if self.augment is not None:
+            (x,), lengths, y = self.batch_views(index, (self.encode,), pad_to, rng)
+            return x, lengths, y
+        xs = [self.x[i] for i in index]
+        lengths = torch.tensor([len(x) for x in xs], dtype=torch.long)
+        return pad(xs, lengths, pad_to), lengths, self.y[index]
+
+    def batch_views(
+        self, index: np.ndarray, encoders, pad_to: int | None = None, rng: np.random.Generator | None = None
+    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """The batch's frames (one random variant of each when augmented) encoded by each of `encoders`:
+        ([x [B, T, D_e] per encoder], lengths [B], y [B]). The rng is drawn from as `batch` draws from it."""
+        frames = [self.raw[i] for i in index]
+        if self.augment is not None:
             if rng is None:
                 raise ValueError("an augmented SequenceSet needs the epoch's rng")
-            xs = [torch.from_numpy(self.encode(self.augment(self.raw[i], rng))) for i in index]
-        else:
-            xs = [self.x[i] for i in index]
-        lengths = torch.tensor([len(x) for x in xs], dtype=torch.long)
-        if pad_to is not None:
-            xs.append(torch.zeros(max(pad_to, int(lengths.max())), xs[0].shape[1]))  # sets the padded length
-        x = pad_sequence(xs, batch_first=True, padding_value=PAD_VALUE)[: len(index)]
-        return x, lengths, self.y[index]
+            frames = [self.augment(f, rng) for f in frames]
+        lengths = torch.tensor([len(f) for f in frames], dtype=torch.long)
+        views = [pad([torch.from_numpy(encode(f)) for f in frames], lengths, pad_to) for encode in encoders]
+        return views, lengths, self.y[index]
+
+
+def pad(xs: list[torch.Tensor], lengths: torch.Tensor, pad_to: int | None) -> torch.Tensor:
+    """[T_i, D] tensors -> [B, T, D] padded with PAD_VALUE to the longest or `pad_to`."""
+    if pad_to is not None:
+        xs = [*xs, torch.zeros(max(pad_to, int(lengths.max())), xs[0].shape[1])]  # sets the padded length
+    return pad_sequence(xs, batch_first=True, padding_value=PAD_VALUE)[: len(lengths)]
 
 
 def batch_indices(

@@ -153,6 +153,7 @@ ADDED_LATER = {
     "mirror": (0.0,),
     "distill": (0.0,),
     "val_fold": (0,),
+    "teacher": ("",),
 }
 
 

@@ -45,27 +45,35 @@ def train_one_epoch(
     ema: torch.optim.swa_utils.AveragedModel | None = None,
     mixup: float = 0.0,
     distill: float = 0.0,
+    teacher: Teacher | None = None,
 ) -> tuple[float, float]:
     """One pass over `batches`; returns (mean loss, accuracy). `rng` draws the augmentation of an augmented
     set and the pairs of `mixup`; `scheduler` steps after every batch, and so does `ema`. With mixup the
-    accuracy counts each mixed example's larger label; `distill` weighs an ensemble's `peer_loss`.
-    Raises HandRNNError on a non-finite loss."""
+    accuracy counts each mixed example's larger label; `distill` weighs an ensemble's `peer_loss`, or, with a
+    `teacher`, every network's `teacher_loss` (then the peers are not read). Raises HandRNNError on a
+    non-finite loss."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     device = device_of(model)
     for index in tqdm(batches, leave=False, disable=not progress, unit="batch"):
-        x, lengths, y = data.batch(index, pad_to, rng)
+        if teacher is None:
+            x, lengths, y = data.batch(index, pad_to, rng)
+        else:  # the teacher reads the same (augmented) frames through its own encoder
+            (x, seen_by_teacher), lengths, y = data.batch_views(index, (data.encode, teacher.encoder), pad_to, rng)
+            target = teacher.probabilities(seen_by_teacher.to(device), lengths)
         x, y = x.to(device), y.to(device)
         pairing = Pairing.draw(mixup, len(index), rng, device) if mixup > 0 else Pairing()
         if isinstance(model, Ensemble):  # each member learns on its own loss
             members = model.forward_members(x, lengths, pairing.mix)  # [M, B, C]
             loss = sum(pairing.loss(m, y, label_smoothing) for m in members)
-            if distill > 0:
-                loss = loss + distill * peer_loss(members)
             logits = Ensemble.combine(members.detach())
         else:
-            logits = model(x, lengths, pairing.mix)
+            members = logits = model(x, lengths, pairing.mix)
             loss = pairing.loss(logits, y, label_smoothing)
+        if teacher is not None:
+            loss = loss + distill * teacher_loss(members, pairing.mix(target))
+        elif distill > 0 and isinstance(model, Ensemble):
+            loss = loss + distill * peer_loss(members)
         if not torch.isfinite(loss):
             raise HandRNNError("training diverged: the loss is NaN or infinite (try a lower --lr or --grad-clip)")
         optimizer.zero_grad(set_to_none=True)
@@ -91,6 +99,51 @@ def peer_loss(member_logits: torch.Tensor) -> torch.Tensor:
     p = log_p.detach().exp()
     others = (p.sum(0, keepdim=True) - p) / (len(p) - 1)  # [M, B, C]: each member's peers' mean
     return nn.functional.kl_div(log_p, others, reduction="sum") / member_logits.shape[1]
+
+
+def teacher_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Offline distillation: KL(teacher's probabilities [B, C] || each network's), summed over the networks of
+    an ensemble's [M, B, C] logits (or of one network's [B, C]), averaged over the batch."""
+    log_p = logits.log_softmax(-1)
+    return nn.functional.kl_div(log_p, target.expand_as(log_p), reduction="sum") / target.shape[0]
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A trained run's model (eval mode, never updated) and the encoder of its own input features."""
+
+    model: nn.Module
+    encoder: Encoder
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.model(x, lengths).softmax(-1)
+
+
+def load_teacher(cfg: Config, data: HandActions, index: dict[str, list[int]]) -> Teacher | None:
+    """cfg.teacher's run (its best checkpoint) as a Teacher, refused where it trained on a sequence that this
+    run validates or tests on, or on other action names; None without a teacher."""
+    if not cfg.teacher:
+        return None
+    from .evaluation import load_model  # evaluation builds on this module
+
+    where = Path(cfg.teacher)
+    if not (where / "config.json").is_file():
+        raise HandRNNError(f"teacher: {where} is not a run folder (no config.json)")
+    model, encoder, state = load_model(where, "best", cfg.device)
+    if list(state["actions"]) != list(data.actions):
+        raise HandRNNError(f"teacher: {where} was trained on other action names than this data's")
+    taught = set(RunDir(where).read_split("train"))
+    held_out = [data.ids[i] for part in ("val", "test") for i in index[part]]
+    leaked = [sid for sid in held_out if sid in taught]
+    if leaked:
+        raise HandRNNError(
+            f"teacher: {where} trained on {len(leaked)} of this run's validation or test sequences (e.g. "
+            f"{leaked[0]}); give a teacher trained on this run's training part only (same protocol and seed)"
+        )
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return Teacher(model.eval(), encoder)
 
 
 @dataclass(frozen=True)
@@ -220,12 +273,14 @@ def make_ema(cfg: Config, model: nn.Module) -> torch.optim.swa_utils.AveragedMod
 
 @dataclass
 class Training:
-    """What changes while a run trains: the model, its optimiser, schedule and weight average."""
+    """What changes while a run trains: the model, its optimiser, schedule and weight average (and the teacher
+    it learns from, which does not change)."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: object
     ema: torch.optim.swa_utils.AveragedModel | None
+    teacher: Teacher | None = None
 
     @property
     def eval_model(self) -> nn.Module:
@@ -264,11 +319,12 @@ def device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def start_training(cfg: Config, num_classes: int, steps_per_epoch: int) -> Training:
+def start_training(cfg: Config, num_classes: int, steps_per_epoch: int, teacher: Teacher | None = None) -> Training:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, num_classes).to(resolve_device(cfg.device))
     optimizer = make_optimizer(cfg, model)
-    return Training(model, optimizer, make_scheduler(cfg, optimizer, steps_per_epoch), make_ema(cfg, model))
+    scheduler = make_scheduler(cfg, optimizer, steps_per_epoch)
+    return Training(model, optimizer, scheduler, make_ema(cfg, model), teacher)
 
 
 def with_joints(cfg: Config, data: HandActions) -> Config:
@@ -295,12 +351,13 @@ def fit(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
+    teacher = load_teacher(cfg, data, prep.index)  # a bad teacher stops the run before its folder exists
     given, cfg = cfg, dataclasses.replace(cfg, epochs=cfg.epochs_for(len(prep.train)))  # config.json keeps the rule
     if cfg.val_fraction > 0 and len(prep.val) == 0:
         log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
-    if cfg.distill and cfg.members < 2:
+    if cfg.distill and cfg.members < 2 and not cfg.teacher:
         log.warning(f"distill = {cfg.distill} applies to ensembles; this run trains one network, so it is off")
-    run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size))
+    run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size), teacher)
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
     sha256 = {part: fingerprint(data, np.array(index, dtype=np.int64)) for part, index in prep.index.items()}
     if resume and run_dir.has_checkpoint("last"):
@@ -411,6 +468,7 @@ def run_epoch(cfg: Config, run: Training, prep: Prepared, epoch: int, progress: 
         ema=run.ema,
         mixup=cfg.mixup,
         distill=cfg.distill,
+        teacher=run.teacher,
     )
     seconds = time.perf_counter() - t0
     val_loss, val_acc = evaluate(run.eval_model, prep.val)
