@@ -352,6 +352,16 @@ ROUND22 = {  # 1:3 on the CPU, k-fold selection: each candidate validated on the
     "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
     "+".join(f"v22-13k-units128-f{f}" for f in range(1, 6)): "+ 128 units, --num-units 128",
 }
+ROUND23 = {  # 1:3 on the CPU, k-fold selection as in round 22 (whose base runs are this round's base)
+    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
+    "+".join(f"v23-13k-depth2-f{f}" for f in range(1, 6)): "+ a second recurrent layer, --depth 2",
+    "+".join(f"v23-13k-batch16-f{f}" for f in range(1, 6)): "+ batches of 16, --batch-size 16 (120 epochs)",
+    "+".join(f"v23-13k-dists-f{f}" for f in range(1, 6)): "+ pairwise joint distances (features pose, vel, dists)",
+}
+ROUND24 = {  # 1:1 on the CPU: one network of the preset, alone and taught by round 21's run of its seed
+    seeds("v24-11-one", range(3)): "one network of the 1:1 preset (palm frame; --member-features '')",
+    seeds("v24-11-taught", range(3)): "+ taught by round 21's 3-member run (--teacher, --distill 1)",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -368,6 +378,8 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 20 (1:3, 3 members)", ROUND20, "seeds 0 to 2"),
     ("round 21 (1:1, 3 members)", ROUND21, "seeds 0 to 4"),
     ("round 22 (1:3, one network, k-fold)", ROUND22, "folds 1 to 5"),
+    ("round 23 (1:3, one network, k-fold)", ROUND23, "folds 1 to 5"),
+    ("round 24 (1:1, one network)", ROUND24, "seeds 0 to 2"),
 )
 
 

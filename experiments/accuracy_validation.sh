@@ -17,11 +17,11 @@
 # (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset; round 22 (1:3): k-fold
 # selection (--val-fold) of the 1:3 preset's network against 128 units; round 23 (1:3): the same k-fold selection
 # of a second layer, batches of 16 and pairwise distances; round 24 (1:1): one network of the preset taught by
-# round 21's 3-member runs (--teacher). (Round 19, one-network changes on
-# 1:3, was planned and dropped unrun for round 20's preset runs.)
+# round 21's 3-member runs (--teacher). (Round 19, one-network changes on 1:3, was planned and dropped unrun for
+# round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
-# SEEDS16, SEEDS18 and SEEDS20 rounds 16's, 18's and 20's (default 0 to 2), SEEDS21 round 21's (default 0 to 4), SEEDS24
-# round 24's (default 0 to 2).
+# SEEDS16, SEEDS18, SEEDS20 and SEEDS24 rounds 16's, 18's, 20's and 24's (default 0 to 2), SEEDS21 round 21's
+# (default 0 to 4).
 # Runs that already have results.json are kept.
 # Usage: JOBS=2 [ROUNDS="2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 set -euo pipefail
