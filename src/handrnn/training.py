@@ -121,7 +121,8 @@ class Teacher:
 
 
 def load_teacher(cfg: Config, data: HandActions, index: dict[str, list[int]]) -> Teacher | None:
-    """cfg.teacher's run (its best checkpoint) as a Teacher, refused where it trained on a sequence that this
+    """cfg.teacher's run (its best checkpoint: the last epoch where it had no validation part) as a Teacher,
+    refused where it trained on a sequence that this
     run validates or tests on, or on other action names; None without a teacher."""
     if not cfg.teacher:
         return None
@@ -351,7 +352,7 @@ def fit(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
-    teacher = load_teacher(cfg, data, prep.index)  # a bad teacher stops the run before its folder exists
+    teacher = load_teacher(cfg, data, prep.index)  # a bad teacher stops the run before its folder is set up
     given, cfg = cfg, dataclasses.replace(cfg, epochs=cfg.epochs_for(len(prep.train)))  # config.json keeps the rule
     if cfg.val_fraction > 0 and len(prep.val) == 0:
         log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
