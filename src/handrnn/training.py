@@ -122,8 +122,8 @@ class Teacher:
 
 def load_teacher(cfg: Config, data: HandActions, index: dict[str, list[int]]) -> Teacher | None:
     """cfg.teacher's run (its best checkpoint: the last epoch where it had no validation part) as a Teacher,
-    refused where it trained on a sequence that this
-    run validates or tests on, or on other action names; None without a teacher."""
+    refused where it trained on a sequence that this run validates or tests on, or on other action names;
+    None without a teacher."""
     if not cfg.teacher:
         return None
     from .evaluation import load_model  # evaluation builds on this module
