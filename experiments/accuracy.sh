@@ -66,7 +66,8 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do echo "bestcd-1-3-s$s --protocol 1:3 --preset best --seed $s --distill 1"; done
   # validation round 21's change on 1:1: co-distillation of the members (started before the round ended)
   for s in 0 1 2; do echo "bestcd-1-1-s$s --protocol 1:1 --preset best --seed $s --distill 1"; done
-  # validation round 24 on 1:1: one network of the preset taught by the 3-member preset run of its seed
+  # validation round 24 on 1:1: one network of the preset taught by the 3-member preset run of its seed (a
+  # teacher that has not finished is refused: with JOBS > 1 run the script again once bestcd-1-1-sS are done)
   for s in 0 1 2; do
     echo "one3t-1-1-s$s --protocol 1:1 --preset best --members 1 --member-features \"''\" --seed $s --distill 1 --teacher $out/bestcd-1-1-s$s"
   done

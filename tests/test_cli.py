@@ -2,6 +2,7 @@ import csv
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -389,4 +390,11 @@ def test_a_teacher_that_trained_on_the_students_validation_part_is_refused(tree,
     assert f"teacher: {tmp_path / 'nowhere'} is not a run folder (no config.json)" in capsys.readouterr().err
     assert main([*argv, "--protocol", "1:1", "--teacher", str(teacher)]) == 2
     assert "needs distill > 0" in capsys.readouterr().err
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(teacher, unfinished)
+    (unfinished / "results.json").unlink()  # as while it still trains: its best.pt is some early epoch's
+    assert (
+        main([*argv, "--protocol", "1:1", "--val-fraction", "0", "--distill", "1", "--teacher", str(unfinished)]) == 2
+    )
+    assert f"teacher: {unfinished} has not finished training (no results.json)" in capsys.readouterr().err
     assert main([*argv, "--protocol", "1:1", "--val-fraction", "0", "--distill", "1", "--teacher", str(teacher)]) == 0

@@ -131,6 +131,8 @@ def load_teacher(cfg: Config, data: HandActions, index: dict[str, list[int]]) ->
     where = Path(cfg.teacher)
     if not (where / "config.json").is_file():
         raise HandRNNError(f"teacher: {where} is not a run folder (no config.json)")
+    if not (where / "results.json").is_file():
+        raise HandRNNError(f"teacher: {where} has not finished training (no results.json); finish it first")
     model, encoder, state = load_model(where, "best", cfg.device)
     if list(state["actions"]) != list(data.actions):
         raise HandRNNError(f"teacher: {where} was trained on other action names than this data's")
