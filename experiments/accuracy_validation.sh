@@ -16,7 +16,7 @@
 # more dropout or fewer units; round 20 (1:3): the 3-member preset with online co-distillation of its members
 # (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset; round 22 (1:3): k-fold
 # selection (--val-fold) of the 1:3 preset's network against 128 units; round 23 (1:3): the same k-fold selection
-# of batches of 16 and pairwise distances (and a second layer, fold 1 only); round 24 (1:1): one network of the preset taught by
+# of a second layer, batches of 16 and pairwise distances; round 24 (1:1): one network of the preset taught by
 # round 21's 3-member runs (--teacher). (Round 19, one-network changes on 1:3, was planned and dropped unrun for
 # round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
@@ -215,13 +215,13 @@ round22() {  # 1:3 on the CPU with k-fold selection (--val-fold: five disjoint f
     echo "v22-13k-units128-f$f $flags --num-units 128"
   done
 }
-round23() {  # 1:3 with k-fold selection as in round 22: the 1:3 preset's network against batches of 16 (the same
-  # 1,800 optimiser steps in about half the epochs) and pairwise joint distances; a second recurrent layer ran
-  # on fold 1 only (its fold 2 was stopped at epoch 25 for time: twice the cost of one layer)
+round23() {  # 1:3 with k-fold selection as in round 22: the 1:3 preset's network against a second recurrent
+  # layer, batches of 16 (the same 1,800 optimiser steps in about half the epochs) and pairwise joint distances
+  # (the second layer's folds 2 to 5 ran after the others; fold 2 was stopped at epoch 25, then resumed)
   local f flags
   for f in 1 2 3 4 5; do
     flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2 --val-fold $f --seed 0 --member-features pose,vel"
-    [ "$f" = 1 ] && echo "v23-13k-depth2-f$f $flags --depth 2"
+    echo "v23-13k-depth2-f$f $flags --depth 2"
     echo "v23-13k-batch16-f$f $flags --batch-size 16"
     echo "v23-13k-dists-f$f ${flags/pose,vel/pose,vel,dists}"
   done
