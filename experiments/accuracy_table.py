@@ -362,6 +362,10 @@ ROUND24 = {  # 1:1 on the CPU: one network of the preset, alone and taught by ro
     seeds("v24-11-one", range(3)): "one network of the 1:1 preset (palm frame; --member-features '')",
     seeds("v24-11-taught", range(3)): "+ taught by round 21's 3-member run (--teacher, --distill 1)",
 }
+ROUND25 = {  # 1:3 on the CPU: the 3-member 1:3 preset with a second layer; its base is round 20's co-distilled runs
+    seeds("v20-13-distill1", range(3)): "the 1:3 preset (3 members, co-distilled; round 20)",
+    seeds("v25-13-depth2", range(3)): "+ a second recurrent layer, --depth 2",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -380,6 +384,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 22 (1:3, one network, k-fold)", ROUND22, "folds 1 to 5"),
     ("round 23 (1:3, one network, k-fold)", ROUND23, "folds 1 to 5"),
     ("round 24 (1:1, one network)", ROUND24, "seeds 0 to 2"),
+    ("round 25 (1:3, 3 members)", ROUND25, "seeds 0 to 2"),
 )
 
 
