@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,6 +136,36 @@ def test_batches_partition_the_data(lengths, batch_size, mode, seed):
     assert x.shape[1] == lengths[batches[0]].max()
     for row, i in enumerate(batches[0]):
         assert (x[row, : lengths[i]] == i).all() and (x[row, lengths[i] :] == -99).all()
+
+
+@pytest.mark.parametrize("augmented", [False, True])
+def test_batch_views_give_every_encoder_the_same_frames(augmented):
+    """A teacher's view (here: the frames times 2, plus a column) holds the frames the student's view holds, drawn
+    from the rng as `batch` draws; without augmentation the student's view is its encoding made once."""
+    rng = np.random.default_rng(0)
+    raw = [rng.normal(size=(n, 63)) for n in (5, 9, 7)]
+    augment = (lambda f, r: f + r.normal(size=f.shape)) if augmented else None
+    calls = []
+
+    def student(f):
+        calls.append(len(f))
+        return f.astype(np.float32)
+
+    def teacher(f):
+        return np.concatenate([2 * f, np.ones((len(f), 1))], axis=1).astype(np.float32)
+
+    seqs = SequenceSet(raw, np.arange(3), student, augment)
+    index = np.array([2, 0])
+    made = len(calls)
+    (x, t), lengths, y = seqs.batch_views(index, (student, teacher), rng=np.random.default_rng(5))
+    alone, alone_lengths, _ = seqs.batch(index, rng=np.random.default_rng(5))
+    assert torch.equal(x, alone) and torch.equal(lengths, alone_lengths) and y.tolist() == [2, 0]
+    assert x.shape == (2, 7, 63) and t.shape == (2, 7, 64) and lengths.tolist() == [7, 5]
+    valid = x[1, :5]
+    assert torch.allclose(t[1, :5, :63], 2 * valid) and (t[1, :5, 63] == 1).all() and (t[1, 5:] == -99).all()
+    if not augmented:
+        assert torch.equal(x[0], torch.from_numpy(raw[2]).float())
+        assert len(calls) == made  # the student's encoding is reused, never recomputed per batch
 
 
 @pytest.mark.parametrize("protocol, fraction", [("1:3", 0.25), ("3:1", 0.75)])

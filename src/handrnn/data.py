@@ -261,8 +261,13 @@ class SequenceSet:
                 raise ValueError("an augmented SequenceSet needs the epoch's rng")
             frames = [self.augment(f, rng) for f in frames]
         lengths = torch.tensor([len(f) for f in frames], dtype=torch.long)
-        views = [pad([torch.from_numpy(encode(f)) for f in frames], lengths, pad_to) for encode in encoders]
+        views = [pad(self._encoded(index, frames, encode), lengths, pad_to) for encode in encoders]
         return views, lengths, self.y[index]
+
+    def _encoded(self, index: np.ndarray, frames: list[np.ndarray], encode) -> list[torch.Tensor]:
+        if encode is self.encode and self.x is not None:  # not augmented: encoded once, in __init__
+            return [self.x[i] for i in index]
+        return [torch.from_numpy(encode(f)) for f in frames]
 
 
 def pad(xs: list[torch.Tensor], lengths: torch.Tensor, pad_to: int | None) -> torch.Tensor:
