@@ -71,7 +71,7 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do
     echo "one3t-1-1-s$s --protocol 1:1 --preset best --members 1 --member-features \"''\" --seed $s --distill 1 --teacher $out/bestcd-1-1-s$s"
   done
-  # validation round 25's change on 1:3: a second recurrent layer (started before the round ended)
+  # validation round 25's candidate on 1:3: a second recurrent layer (started beside the round; not adopted)
   echo "bestd2-1-3-s0 --protocol 1:3 --preset best --seed 0 --depth 2"
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)
   for s in 0 1 2; do
