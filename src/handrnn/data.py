@@ -243,12 +243,8 @@ class SequenceSet:
         self, index: np.ndarray, pad_to: int | None = None, rng: np.random.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x [B, T, D] padded with PAD_VALUE to the batch maximum or `pad_to`, lengths [B], y [B])."""
-        if self.augment is not None:
-            (x,), lengths, y = self.batch_views(index, (self.encode,), pad_to, rng)
-            return x, lengths, y
-        xs = [self.x[i] for i in index]
-        lengths = torch.tensor([len(x) for x in xs], dtype=torch.long)
-        return pad(xs, lengths, pad_to), lengths, self.y[index]
+        (x,), lengths, y = self.batch_views(index, (self.encode,), pad_to, rng)
+        return x, lengths, y
 
     def batch_views(
         self, index: np.ndarray, encoders, pad_to: int | None = None, rng: np.random.Generator | None = None
