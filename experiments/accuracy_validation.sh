@@ -17,14 +17,15 @@
 # (--distill); round 21 (1:1): the same co-distillation for the 1:1 preset; round 22 (1:3): k-fold
 # selection (--val-fold) of the 1:3 preset's network against 128 units; round 23 (1:3): the same k-fold selection
 # of a second layer, batches of 16 and pairwise distances; round 24 (1:1): one network of the preset taught by
-# round 21's 3-member runs (--teacher); round 25 (1:3): the 3-member preset with a second layer. (Round 19,
+# round 21's 3-member runs (--teacher); round 25 (1:3): the 3-member preset with a second layer; round 26 (1:3,
+# k-fold): one network trained twice as long or with more weight decay. (Round 19,
 # one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24 and SEEDS25 rounds 16's, 18's, 20's, 24's and 25's (default 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 ... 25"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 25)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 26"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 26)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -242,9 +243,20 @@ round25() {  # 1:3 on the CPU: the whole 3-member 1:3 preset with a second recur
   one_change_each v25-13 "${SEEDS25:-0 1 2}" "--protocol 1:3 --preset best --val-fraction 0.1 --seed SEED" \
     "depth2 --depth 2"
 }
+round26() {  # 1:3 with k-fold selection as in rounds 22 and 23 (base: v22-13k-base-fF): the 1:3 preset's network
+  # trained twice as long (--min-steps 3600: 450 epochs), or with ten times the weight decay; fold 1's base again
+  # (v26-13k-base-f1) checks that today's code still gives round 22's run
+  local f flags
+  for f in 1 2 3 4 5; do
+    flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2 --val-fold $f --seed 0 --member-features pose,vel"
+    echo "v26-13k-steps3600-f$f $flags --min-steps 3600"
+    echo "v26-13k-wd01-f$f $flags --weight-decay 0.1"
+  done
+  echo "v26-13k-base-f1 ${flags/--val-fold 5/--val-fold 1}"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

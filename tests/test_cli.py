@@ -355,6 +355,48 @@ def test_evaluate_member_tests_one_network_of_an_ensemble(tree, tmp_path, capsys
     assert "trained one network, not an ensemble" in capsys.readouterr().err
 
 
+def test_evaluate_tta_averages_the_sequence_and_variants_drawn_with_the_runs_augmentation(tree, tmp_path, capsys):
+    """evaluate --tta N: the mean probability of each sequence and N-1 variants drawn with the run's training
+    augmentation from a fixed seed (the same report every time, files named -ttaN); a run without augmentation,
+    or N < 1, is a one-line error."""
+    import numpy as np
+    import torch
+
+    from handrnn.datasets import load_data
+    from handrnn.evaluation import TTA_SEED, load_model, predict_views, split_indices
+    from handrnn.runs import RunDir
+    from handrnn.training import augmentation
+
+    run = train_tiny(tree, tmp_path, "aug", ["--rotate", "40", "--speed", "0.3", "--scale", "0.2"])
+    model, encoder, _ = load_model(run)
+    data = load_data(str(tree))
+    index = split_indices(data, run, "test")
+    frames, labels = [data.sequences[i] for i in index], data.labels[index]
+    augment = augmentation(RunDir(run).read_config())
+    rng = np.random.default_rng([TTA_SEED, 11])
+    views = [frames] + [[augment(f, rng) for f in frames] for _ in range(3)]
+    probs = torch.stack([predict_views(model, v, labels, encoder, augment).softmax(1) for v in views])
+    torch.testing.assert_close(predict_views(model, frames, labels, encoder, augment, 4).softmax(1), probs.mean(0))
+    assert not torch.allclose(probs[0], probs[1])  # the variants are other inputs, not the sequence again
+
+    assert main(["evaluate", str(run), "--tta", "4"]) == 0
+    assert "aug, 4 views (test" in capsys.readouterr().out
+    report = json.loads((run / "evaluation-test-best-tta4.json").read_text())
+    want = float((probs.mean(0).argmax(1) == torch.as_tensor(labels)).float().mean())
+    assert report["tta"] == 4 and report["accuracy"] == pytest.approx(want)
+    assert (run / "misclassified-test-best-tta4.csv").exists() and (run / "confusion-test-best-tta4.png").exists()
+    assert main(["evaluate", str(run), "--tta", "4"]) == 0  # the same views again
+    assert json.loads((run / "evaluation-test-best-tta4.json").read_text()) == report
+    assert main(["evaluate", str(run)]) == 0  # one view: the plain evaluation, under its own name
+    assert json.loads((run / "evaluation-test-best.json").read_text())["tta"] == 1
+
+    assert main(["evaluate", str(run), "--tta", "0"]) == 2
+    assert "--tta must be at least 1" in capsys.readouterr().err
+    plain = train_tiny(tree, tmp_path, "plain", [])
+    assert main(["evaluate", str(plain), "--tta", "2"]) == 2
+    assert "this run had none" in capsys.readouterr().err
+
+
 def test_distill_on_one_network_warns_and_trains(tree, tmp_path, capsys):
     train_tiny(tree, tmp_path, "d", ["--distill", "1"])
     assert "distill = 1.0 applies to ensembles; this run trains one network, so it is off" in capsys.readouterr().err

@@ -160,9 +160,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "allow_pickle": args.allow_pickle,
         "device": args.device,
         "member": args.member,
+        "tta": args.tta,
     }
-    stem = report_stem(args.part, args.checkpoint, args.member)
-    who = args.run + (f" member {args.member}" if args.member else "")
+    if args.tta < 1:
+        raise HandRNNError(f"--tta must be at least 1 (1 = each sequence alone), got {args.tta}")
+    stem = report_stem(args.part, args.checkpoint, args.member, args.tta)
+    who = args.run + (f" member {args.member}" if args.member else "") + (f", {args.tta} views" if args.tta > 1 else "")
     folds = RunDir(args.run).folds()
     if folds:  # a cross-subject parent: every fold, pooled
         r = evaluate_folds(Path(args.run), folds, **options)
@@ -585,6 +588,14 @@ def add_run_commands(sub) -> None:
     e.add_argument("--device", choices=DEVICES, default="cpu", help=DEVICE_HELP)
     e.add_argument(
         "--member", type=int, default=0, help="an ensemble's K-th network alone (from 1); 0 = the whole model"
+    )
+    e.add_argument(
+        "--tta",
+        type=int,
+        default=1,
+        metavar="N",
+        help="test-time augmentation: average the probabilities of each sequence and N-1 variants drawn with the "
+        "run's training augmentation (fixed seed); 1 = the sequence alone",
     )
     e.set_defaults(func=cmd_evaluate)
     ex = sub.add_parser("export", help="write a run's model as ONNX or TorchScript: raw joints in, probabilities out")

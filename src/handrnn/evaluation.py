@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .augment import Augmentation
 from .config import from_dict
 from .data import Encoder, Normaliser, SequenceSet, fingerprint
 from .datasets import HandActions, load_data
@@ -16,7 +17,9 @@ from .metrics import classification_report, macro_f1
 from .models import build_model
 from .runs import RunDir
 from .skeleton import NUM_JOINTS
-from .training import members_of, predict, resolve_device
+from .training import augmentation, members_of, predict, resolve_device
+
+TTA_SEED = 0  # test-time views are drawn from this seed: an evaluation gives the same number every time
 
 
 def load_model(
@@ -59,9 +62,35 @@ def pick_member(model: torch.nn.Module, member: int, where: Path) -> torch.nn.Mo
     return model.members[member - 1]
 
 
-def report_stem(part: str, checkpoint: str, member: int = 0) -> str:
-    """The name shared by an evaluation's files: PART-CHECKPOINT, with -memberK for one ensemble member."""
-    return f"{part}-{checkpoint}" + (f"-member{member}" if member else "")
+def report_stem(part: str, checkpoint: str, member: int = 0, tta: int = 1) -> str:
+    """The name shared by an evaluation's files: PART-CHECKPOINT, with -memberK for one ensemble member and
+    -ttaN for N test-time views."""
+    return f"{part}-{checkpoint}" + (f"-member{member}" if member else "") + (f"-tta{tta}" if tta > 1 else "")
+
+
+def predict_views(
+    model: torch.nn.Module,
+    frames: list[np.ndarray],
+    labels: np.ndarray,
+    encoder: Encoder,
+    augment: Augmentation,
+    views: int = 1,
+    seed: int = TTA_SEED,
+) -> torch.Tensor:
+    """Logits [N, C] of raw sequences; with `views` > 1 (test-time augmentation) their softmax is the mean
+    probability over each sequence itself and views - 1 variants drawn with `augment` (the run's training
+    augmentation) from a generator seeded with `seed`. One view is `predict`'s logits unchanged."""
+    logits = predict(model, SequenceSet(frames, labels, encoder))
+    if views == 1:
+        return logits
+    if not augment:
+        raise HandRNNError("test-time views are drawn with the run's training augmentation, and this run had none")
+    rng = np.random.default_rng([seed, 11])
+    log_probs = [logits.log_softmax(1)]
+    for _ in range(views - 1):
+        variants = [augment(f, rng) for f in frames]
+        log_probs.append(predict(model, SequenceSet(variants, labels, encoder)).log_softmax(1))
+    return torch.stack(log_probs).logsumexp(0) - np.log(views)
 
 
 def checkpoint_joints(state: dict) -> int:
@@ -90,7 +119,10 @@ def evaluate_run(
     allow_pickle: bool = False,
     device: str = "cpu",
     member: int = 0,
+    tta: int = 1,
 ) -> dict:
+    if tta < 1:
+        raise HandRNNError(f"tta must be at least 1 (1 = the sequence alone), got {tta}")
     run_dir = Path(run_dir)
     cfg = RunDir(run_dir).read_config()
     model, encoder, state = load_model(run_dir, checkpoint, device, member)
@@ -99,13 +131,13 @@ def evaluate_run(
         raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")
     index = split_indices(data, run_dir, part)
     RunDir(run_dir).check_data(part, fingerprint(data, index))
-    seqs = SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder)
-    logits = predict(model, seqs).numpy()
+    frames = [data.sequences[i] for i in index]
+    logits = predict_views(model, frames, data.labels[index], encoder, augmentation(cfg), tta).numpy()
     report = classification_report(logits, data.labels[index], data.actions)
-    report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part, "member": member})
-    stem = report_stem(part, checkpoint, member)
+    report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part, "member": member, "tta": tta})
+    stem = report_stem(part, checkpoint, member, tta)
     RunDir(run_dir).write_json(f"evaluation-{stem}.json", report)
-    who = f"{cfg.model}/{cfg.cell}" + (f" member {member}" if member else "")
+    who = f"{cfg.model}/{cfg.cell}" + (f" member {member}" if member else "") + (f", {tta} views" if tta > 1 else "")
     title = f"{who} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
     from .plots import plot_confusion  # matplotlib only where a figure is drawn: predict starts faster
 
@@ -160,8 +192,9 @@ def evaluate_folds(parent: Path, folds: list[RunDir], **kwargs) -> dict:
         "part": kwargs.get("part", "test"),
         "checkpoint": kwargs.get("checkpoint", "best"),
         "member": kwargs.get("member", 0),
+        "tta": kwargs.get("tta", 1),
     }
-    stem = report_stem(pooled["part"], pooled["checkpoint"], pooled["member"])
+    stem = report_stem(pooled["part"], pooled["checkpoint"], pooled["member"], pooled["tta"])
     RunDir(parent).write_json(f"evaluation-{stem}.json", pooled)
     title = f"{Path(parent).name}: {len(folds)} folds pooled, {pooled['part']} accuracy {pooled['accuracy']:.4f}"
     from .plots import plot_confusion
