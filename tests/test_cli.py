@@ -385,13 +385,15 @@ def test_evaluate_tta_averages_the_sequence_and_variants_drawn_with_the_runs_aug
     want = float((probs.mean(0).argmax(1) == torch.as_tensor(labels)).float().mean())
     assert report["tta"] == 4 and report["accuracy"] == pytest.approx(want)
     assert (run / "misclassified-test-best-tta4.csv").exists() and (run / "confusion-test-best-tta4.png").exists()
-    assert main(["evaluate", str(run), "--tta", "4"]) == 0  # the same views again
+    assert main(["evaluate", str(run), "--tta", "4", "--threads", "1"]) == 0  # the same views again
     assert json.loads((run / "evaluation-test-best-tta4.json").read_text()) == report
     assert main(["evaluate", str(run)]) == 0  # one view: the plain evaluation, under its own name
     assert json.loads((run / "evaluation-test-best.json").read_text())["tta"] == 1
 
     assert main(["evaluate", str(run), "--tta", "0"]) == 2
     assert "--tta must be at least 1" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--threads", "-1"]) == 2
+    assert "--threads must be 0" in capsys.readouterr().err
     plain = train_tiny(tree, tmp_path, "plain", [])
     assert main(["evaluate", str(plain), "--tta", "2"]) == 2
     assert "this run had none" in capsys.readouterr().err

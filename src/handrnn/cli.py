@@ -164,6 +164,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     }
     if args.tta < 1:
         raise HandRNNError(f"--tta must be at least 1 (1 = each sequence alone), got {args.tta}")
+    if args.threads < 0:
+        raise HandRNNError(f"--threads must be 0 (PyTorch's default) or more, got {args.threads}")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     stem = report_stem(args.part, args.checkpoint, args.member, args.tta)
     who = args.run + (f" member {args.member}" if args.member else "") + (f", {args.tta} views" if args.tta > 1 else "")
     folds = RunDir(args.run).folds()
@@ -597,6 +603,7 @@ def add_run_commands(sub) -> None:
         help="test-time augmentation: average the probabilities of each sequence and N-1 variants drawn with the "
         "run's training augmentation (fixed seed); 1 = the sequence alone",
     )
+    e.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = PyTorch's default")
     e.set_defaults(func=cmd_evaluate)
     ex = sub.add_parser("export", help="write a run's model as ONNX or TorchScript: raw joints in, probabilities out")
     ex.add_argument("run", help="run folder")
