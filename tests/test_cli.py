@@ -391,7 +391,7 @@ def test_evaluate_tta_averages_the_sequence_and_variants_drawn_with_the_runs_aug
     assert json.loads((run / "evaluation-test-best.json").read_text())["tta"] == 1
 
     assert main(["evaluate", str(run), "--tta", "0"]) == 2
-    assert "--tta must be at least 1" in capsys.readouterr().err
+    assert "tta must be at least 1" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--threads", "-1"]) == 2
     assert "--threads must be 0" in capsys.readouterr().err
     plain = train_tiny(tree, tmp_path, "plain", [])

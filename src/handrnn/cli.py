@@ -162,8 +162,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "member": args.member,
         "tta": args.tta,
     }
-    if args.tta < 1:
-        raise HandRNNError(f"--tta must be at least 1 (1 = each sequence alone), got {args.tta}")
     if args.threads < 0:
         raise HandRNNError(f"--threads must be 0 (PyTorch's default) or more, got {args.threads}")
     if args.threads:

@@ -80,11 +80,11 @@ def predict_views(
     """Logits [N, C] of raw sequences; with `views` > 1 (test-time augmentation) their softmax is the mean
     probability over each sequence itself and views - 1 variants drawn with `augment` (the run's training
     augmentation) from a generator seeded with `seed`. One view is `predict`'s logits unchanged."""
+    if views > 1 and not augment:
+        raise HandRNNError("test-time views are drawn with the run's training augmentation, and this run had none")
     logits = predict(model, SequenceSet(frames, labels, encoder))
     if views == 1:
         return logits
-    if not augment:
-        raise HandRNNError("test-time views are drawn with the run's training augmentation, and this run had none")
     rng = np.random.default_rng([seed, 11])
     log_probs = [logits.log_softmax(1)]
     for _ in range(views - 1):
