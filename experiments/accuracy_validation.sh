@@ -18,14 +18,16 @@
 # selection (--val-fold) of the 1:3 preset's network against 128 units; round 23 (1:3): the same k-fold selection
 # of a second layer, batches of 16 and pairwise distances; round 24 (1:1): one network of the preset taught by
 # round 21's 3-member runs (--teacher); round 25 (1:3): the 3-member preset with a second layer; round 26 (1:3,
-# k-fold): one network trained twice as long or with more weight decay. (Round 19,
+# k-fold): one network trained twice as long or with more weight decay; round 27 (1:3): the 3-member preset
+# trained twice as long. (Round 19,
 # one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
-# SEEDS16, SEEDS18, SEEDS20, SEEDS24 and SEEDS25 rounds 16's, 18's, 20's, 24's and 25's (default 0 to 2),
+# SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
+# 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 ... 26"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 26)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 27"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 27)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -254,9 +256,14 @@ round26() {  # 1:3 with k-fold selection as in rounds 22 and 23 (base: v22-13k-b
   done
   echo "v26-13k-base-f1 ${flags/--val-fold 5/--val-fold 1}"
 }
+round27() {  # 1:3 on the CPU: the whole 3-member 1:3 preset trained twice as long (round 26's leader on one
+  # network); its base is round 20's co-distilled runs (v20-13-distill1-sS: the same command as the preset now)
+  one_change_each v27-13 "${SEEDS27:-0 1 2}" "--protocol 1:3 --preset best --val-fraction 0.1 --seed SEED" \
+    "steps3600 --min-steps 3600"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
