@@ -362,6 +362,7 @@ def test_evaluate_tta_averages_the_sequence_and_variants_drawn_with_the_runs_aug
     import numpy as np
     import torch
 
+    import handrnn
     from handrnn.datasets import load_data
     from handrnn.evaluation import TTA_SEED, load_model, predict_views, split_indices
     from handrnn.runs import RunDir
@@ -378,6 +379,10 @@ def test_evaluate_tta_averages_the_sequence_and_variants_drawn_with_the_runs_aug
     probs = torch.stack([predict_views(model, v, labels, encoder, augment).softmax(1) for v in views])
     torch.testing.assert_close(predict_views(model, frames, labels, encoder, augment, 4).softmax(1), probs.mean(0))
     assert not torch.allclose(probs[0], probs[1])  # the variants are other inputs, not the sequence again
+    clf = handrnn.load(run)  # the Python API draws the same views
+    np.testing.assert_allclose(clf.predict_proba(frames, views=4), probs.mean(0).numpy(), rtol=1e-5, atol=1e-7)
+    with pytest.raises(handrnn.HandRNNError, match="views must be at least 1"):
+        clf.predict_proba(frames, views=0)
 
     assert main(["evaluate", str(run), "--tta", "4"]) == 0
     assert "aug, 4 views (test" in capsys.readouterr().out

@@ -9,11 +9,12 @@ import numpy as np
 import torch
 
 from .config import Config, from_dict, make_config
-from .data import Encoder, SequenceSet
+from .data import Encoder
 from .datasets import as_frames, check_hand
-from .evaluation import load_model
+from .errors import HandRNNError
+from .evaluation import load_model, predict_views
 from .skeleton import NUM_JOINTS
-from .training import predict
+from .training import augmentation
 
 
 @dataclass
@@ -25,10 +26,13 @@ class Classifier:
     actions: list[str]
     config: Config
 
-    def predict_proba(self, sequences, check: bool = True) -> np.ndarray:
+    def predict_proba(self, sequences, check: bool = True, views: int = 1) -> np.ndarray:
         """One array [T, 63] or [T, 21, 3] (millimetres, FPHA's joint order), or a list of them -> [N, C]
         probabilities, rows in the input's order. `check` refuses input that is not in millimetres or not in
-        FPHA's joint order (datasets.check_hand)."""
+        FPHA's joint order (datasets.check_hand); `views` > 1 averages each sequence with views - 1 variants
+        drawn with the run's training augmentation (test-time augmentation, as `handrnn evaluate --tta`)."""
+        if views < 1:
+            raise HandRNNError(f"views must be at least 1 (1 = each sequence alone), got {views}")
         single = isinstance(sequences, np.ndarray) and sequences.ndim in (2, 3) and sequences.dtype != object
         seqs = [sequences] if single else list(sequences)
         joints = self.config.joints or NUM_JOINTS  # the run's layout (FPHA: 21 joints)
@@ -36,12 +40,13 @@ class Classifier:
         if check:
             for i, f in enumerate(frames):
                 check_hand(f, f"sequence {i}")
-        data = SequenceSet(frames, np.zeros(len(frames), dtype=np.int64), self.encoder)
-        return torch.softmax(predict(self.model, data), 1).numpy()
+        labels = np.zeros(len(frames), dtype=np.int64)
+        logits = predict_views(self.model, frames, labels, self.encoder, augmentation(self.config), views)
+        return torch.softmax(logits, 1).numpy()
 
-    def __call__(self, sequences, top: int = 3, check: bool = True) -> list[list[tuple[str, float]]]:
+    def __call__(self, sequences, top: int = 3, check: bool = True, views: int = 1) -> list[list[tuple[str, float]]]:
         """For each sequence, its `top` actions with their probabilities, most likely first."""
-        probs = self.predict_proba(sequences, check)
+        probs = self.predict_proba(sequences, check, views)
         order = np.argsort(-probs, axis=1)[:, :top]
         return [[(self.actions[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
