@@ -371,6 +371,10 @@ ROUND26 = {  # 1:3 on the CPU, k-fold selection as in round 22 (whose base runs 
     "+".join(f"v26-13k-steps3600-f{f}" for f in range(1, 6)): "+ twice the training, --min-steps 3600 (450 epochs)",
     "+".join(f"v26-13k-wd01-f{f}" for f in range(1, 6)): "+ weight decay 0.1, --weight-decay 0.1 (from 0.01)",
 }
+ROUND27 = {  # 1:3 on the CPU: the 3-member 1:3 preset trained twice as long; its base is round 20's co-distilled runs
+    seeds("v20-13-distill1", range(3)): "the 1:3 preset (3 members, co-distilled; round 20)",
+    seeds("v27-13-steps3600", range(3)): "+ twice the training, --min-steps 3600 (450 epochs)",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -391,6 +395,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 24 (1:1, one network)", ROUND24, "seeds 0 to 2"),
     ("round 25 (1:3, 3 members)", ROUND25, "seeds 0 to 2"),
     ("round 26 (1:3, one network, k-fold)", ROUND26, "folds 1 to 5"),
+    ("round 27 (1:3, 3 members)", ROUND27, "seeds 0 to 2"),
 )
 
 
