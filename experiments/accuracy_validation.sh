@@ -251,10 +251,10 @@ round26() {  # 1:3 with k-fold selection as in rounds 22 and 23 (base: v22-13k-b
   local f flags
   for f in 1 2 3 4 5; do
     flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2 --val-fold $f --seed 0 --member-features pose,vel"
+    if [ "$f" = 1 ]; then echo "v26-13k-base-f1 $flags"; fi
     echo "v26-13k-steps3600-f$f $flags --min-steps 3600"
     echo "v26-13k-wd01-f$f $flags --weight-decay 0.1"
   done
-  echo "v26-13k-base-f1 ${flags/--val-fold 5/--val-fold 1}"
 }
 round27() {  # 1:3 on the CPU: the whole 3-member 1:3 preset trained twice as long (round 26's leader on one
   # network); its base is round 20's co-distilled runs (v20-13-distill1-sS: the same command as the preset now)

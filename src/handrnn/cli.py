@@ -150,7 +150,7 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace, data=None) 
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_folds, evaluate_run, report_stem
+    from .evaluation import evaluate_folds, evaluate_run, report_stem, which
     from .runs import RunDir
 
     options = {
@@ -169,7 +169,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     stem = report_stem(args.part, args.checkpoint, args.member, args.tta)
-    who = args.run + (f" member {args.member}" if args.member else "") + (f", {args.tta} views" if args.tta > 1 else "")
+    who = args.run + which(args.member, args.tta)
     folds = RunDir(args.run).folds()
     if folds:  # a cross-subject parent: every fold, pooled
         r = evaluate_folds(Path(args.run), folds, **options)

@@ -62,6 +62,11 @@ def pick_member(model: torch.nn.Module, member: int, where: Path) -> torch.nn.Mo
     return model.members[member - 1]
 
 
+def which(member: int = 0, tta: int = 1) -> str:
+    """How an evaluation reads a run, for its messages: one ensemble member, several test-time views."""
+    return (f" member {member}" if member else "") + (f", {tta} views" if tta > 1 else "")
+
+
 def report_stem(part: str, checkpoint: str, member: int = 0, tta: int = 1) -> str:
     """The name shared by an evaluation's files: PART-CHECKPOINT, with -memberK for one ensemble member and
     -ttaN for N test-time views."""
@@ -137,7 +142,7 @@ def evaluate_run(
     report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part, "member": member, "tta": tta})
     stem = report_stem(part, checkpoint, member, tta)
     RunDir(run_dir).write_json(f"evaluation-{stem}.json", report)
-    who = f"{cfg.model}/{cfg.cell}" + (f" member {member}" if member else "") + (f", {tta} views" if tta > 1 else "")
+    who = f"{cfg.model}/{cfg.cell}" + which(member, tta)
     title = f"{who} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
     from .plots import plot_confusion  # matplotlib only where a figure is drawn: predict starts faster
 
