@@ -375,6 +375,12 @@ ROUND27 = {  # 1:3 on the CPU: the 3-member 1:3 preset trained twice as long; it
     seeds("v20-13-distill1", range(3)): "the 1:3 preset (3 members, co-distilled; round 20)",
     seeds("v27-13-steps3600", range(3)): "+ twice the training, --min-steps 3600 (450 epochs)",
 }
+ROUND28 = {  # 1:3 on the CPU, k-fold selection as in round 22 (whose base runs are this round's base)
+    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
+    "+".join(f"v28-13k-lr2e-3-f{f}" for f in range(1, 6)): "+ twice the learning rate, --lr 2e-3",
+    "+".join(f"v28-13k-ls02-f{f}" for f in range(1, 6)): "+ label smoothing 0.2, --label-smoothing 0.2 (from 0.1)",
+    "+".join(f"v28-13k-aug-f{f}" for f in range(1, 6)): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -396,6 +402,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 25 (1:3, 3 members)", ROUND25, "seeds 0 to 2"),
     ("round 26 (1:3, one network, k-fold)", ROUND26, "folds 1 to 5"),
     ("round 27 (1:3, 3 members)", ROUND27, "seeds 0 to 2"),
+    ("round 28 (1:3, one network, k-fold)", ROUND28, "folds 1 to 5"),
 )
 
 
