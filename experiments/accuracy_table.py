@@ -381,6 +381,12 @@ ROUND28 = {  # 1:3 on the CPU, k-fold selection as in round 22 (whose base runs 
     "+".join(f"v28-13k-ls02-f{f}" for f in range(1, 6)): "+ label smoothing 0.2, --label-smoothing 0.2 (from 0.1)",
     "+".join(f"v28-13k-aug-f{f}" for f in range(1, 6)): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
 }
+ROUND29 = {  # 1:3 on the CPU, k-fold as in round 28: its base and its stronger augmentation beside this round's runs
+    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
+    "+".join(f"v28-13k-aug-f{f}" for f in range(1, 6)): "+ round 28's augmentation, --rotate 60 --scale 0.4 --jitter 6",
+    "+".join(f"v29-13k-aug2-f{f}" for f in range(1, 6)): "+ stronger still, --rotate 90 --scale 0.5 --jitter 8",
+    "+".join(f"v29-13k-rot60-f{f}" for f in range(1, 6)): "+ rotation up to 60 degrees alone, --rotate 60",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -403,6 +409,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 26 (1:3, one network, k-fold)", ROUND26, "folds 1 to 5"),
     ("round 27 (1:3, 3 members)", ROUND27, "seeds 0 to 2"),
     ("round 28 (1:3, one network, k-fold)", ROUND28, "folds 1 to 5"),
+    ("round 29 (1:3, one network, k-fold)", ROUND29, "folds 1 to 5"),
 )
 
 
