@@ -387,6 +387,10 @@ ROUND29 = {  # 1:3 on the CPU, k-fold as in round 28: its base and its stronger 
     "+".join(f"v29-13k-aug2-f{f}" for f in range(1, 6)): "+ stronger still, --rotate 90 --scale 0.5 --jitter 8",
     "+".join(f"v29-13k-rot60-f{f}" for f in range(1, 6)): "+ rotation up to 60 degrees alone, --rotate 60",
 }
+ROUND30 = {  # 1:3 on the CPU: the 3-member preset with k-fold selection (folds of seed 0, as in rounds 22 to 29)
+    "+".join(f"v30-13k3-base-f{f}" for f in range(1, 6)): "the 1:3 preset (3 members, co-distilled)",
+    "+".join(f"v30-13k3-aug-f{f}" for f in range(1, 6)): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -410,6 +414,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 27 (1:3, 3 members)", ROUND27, "seeds 0 to 2"),
     ("round 28 (1:3, one network, k-fold)", ROUND28, "folds 1 to 5"),
     ("round 29 (1:3, one network, k-fold)", ROUND29, "folds 1 to 5"),
+    ("round 30 (1:3, 3 members, k-fold)", ROUND30, "folds 1 to 5"),
 )
 
 

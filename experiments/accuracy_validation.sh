@@ -21,15 +21,16 @@
 # k-fold): one network trained twice as long or with more weight decay; round 27 (1:3): the 3-member preset
 # trained twice as long; round 28 (1:3, k-fold): one network with a higher learning rate, more label smoothing
 # or stronger spatial augmentation; round 29 (1:3, k-fold): one network with spatial augmentation stronger still, or
-# with round 28's stronger rotation alone. (Round 19,
+# with round 28's stronger rotation alone; round 30 (1:3, k-fold): the whole 3-member preset with round 28's stronger
+# augmentation. (Round 19,
 # one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
 # 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 ... 29"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 29)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 30"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 30)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -283,9 +284,18 @@ round29() {  # 1:3, k-fold as in round 28 (base: v22-13k-base-fF, and round 28's
     echo "v29-13k-rot60-f$f $flags --rotate 60"
   done
 }
+round30() {  # 1:3, k-fold selection of the whole 3-member preset (judged on every training sequence, where rounds 25
+  # and 27 had three 45-sequence parts): the preset as it stands, and with round 28's leader, the stronger augmentation
+  local f flags
+  for f in 1 2 3 4 5; do
+    flags="--protocol 1:3 --preset best --val-fraction 0.2 --val-fold $f --seed 0"
+    echo "v30-13k3-base-f$f $flags"
+    echo "v30-13k3-aug-f$f $flags --rotate 60 --scale 0.4 --jitter 6"
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
