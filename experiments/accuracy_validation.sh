@@ -264,34 +264,31 @@ round27() {  # 1:3 on the CPU: the whole 3-member 1:3 preset trained twice as lo
   one_change_each v27-13 "${SEEDS27:-0 1 2}" "--protocol 1:3 --preset best --val-fraction 0.1 --seed SEED" \
     "steps3600 --min-steps 3600"
 }
+K13="--protocol 1:3 --preset best --val-fraction 0.2 --val-fold FOLD --seed 0"  # rounds 28 to 30: k-fold, seed 0's folds
+K13_ONE="${K13/best/best --members 1} --member-features pose,vel"  # one network of the 1:3 preset, on pose,vel
+one_change_each_fold() {  # PREFIX FLAGS CHANGE...: for folds F = 1 to 5 and each change "NAME [flags...]", the run
+  local prefix=$1 flags=$2 f c name  # PREFIX-NAME-fF with FLAGS (FOLD read as F), then the change's flags
+  shift 2
+  for f in 1 2 3 4 5; do
+    for c in "$@"; do
+      name=${c%% *}
+      echo "$prefix-$name-f$f ${flags//FOLD/$f}${c#"$name"}"
+    done
+  done
+}
 round28() {  # 1:3 with k-fold selection as in rounds 22, 23 and 26 (base: v22-13k-base-fF): the 1:3 preset's network
   # with twice the learning rate, twice the label smoothing, or stronger spatial augmentation (for 1:3's ~6 training
   # sequences per action)
-  local f flags
-  for f in 1 2 3 4 5; do
-    flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2 --val-fold $f --seed 0 --member-features pose,vel"
-    echo "v28-13k-lr2e-3-f$f $flags --lr 2e-3"
-    echo "v28-13k-ls02-f$f $flags --label-smoothing 0.2"
-    echo "v28-13k-aug-f$f $flags --rotate 60 --scale 0.4 --jitter 6"
-  done
+  one_change_each_fold v28-13k "$K13_ONE" "lr2e-3 --lr 2e-3" "ls02 --label-smoothing 0.2" \
+    "aug --rotate 60 --scale 0.4 --jitter 6"
 }
 round29() {  # 1:3, k-fold as in round 28 (base: v22-13k-base-fF, and round 28's v28-13k-aug-fF): spatial augmentation
   # stronger than round 28's, or its rotation up to 60 degrees alone (scale and jitter as the preset's)
-  local f flags
-  for f in 1 2 3 4 5; do
-    flags="--protocol 1:3 --preset best --members 1 --val-fraction 0.2 --val-fold $f --seed 0 --member-features pose,vel"
-    echo "v29-13k-aug2-f$f $flags --rotate 90 --scale 0.5 --jitter 8"
-    echo "v29-13k-rot60-f$f $flags --rotate 60"
-  done
+  one_change_each_fold v29-13k "$K13_ONE" "aug2 --rotate 90 --scale 0.5 --jitter 8" "rot60 --rotate 60"
 }
 round30() {  # 1:3, k-fold selection of the whole 3-member preset (judged on every training sequence, where rounds 25
   # and 27 had three 45-sequence parts): the preset as it stands, and with round 28's leader, the stronger augmentation
-  local f flags
-  for f in 1 2 3 4 5; do
-    flags="--protocol 1:3 --preset best --val-fraction 0.2 --val-fold $f --seed 0"
-    echo "v30-13k3-base-f$f $flags"
-    echo "v30-13k3-aug-f$f $flags --rotate 60 --scale 0.4 --jitter 6"
-  done
+  one_change_each_fold v30-13k3 "$K13" base "aug --rotate 60 --scale 0.4 --jitter 6"
 }
 commands() {
   local r
