@@ -270,6 +270,11 @@ def seeds(name: str, numbers) -> str:
     return "+".join(f"{name}-s{s}" for s in numbers)
 
 
+def folds(name: str) -> str:
+    """The runs of k-fold selection: NAME-f1 to NAME-f5 (the five folds of seed 0's partition)."""
+    return "+".join(f"{name}-f{f}" for f in range(1, 6))
+
+
 ROUND9 = {  # 1:3 over more seeds (seeds 2 to 5 on a lent GPU; seeds 0 and 1 of the first two rows: round 7)
     "v4-13-base-s0+v13-ms1800-s1+" + seeds("v9-13-best256", range(2, 6)): "best256's network (one network)",
     "v7-13-best-s0+v7-13-best-s1+" + seeds("v9-13-best", range(2, 6)): "the best preset's network (local, vel, orient)",
@@ -348,48 +353,50 @@ ROUND21 = {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; it
     seeds("v11-mixed", range(5)): "the 1:1 preset (3 members: the palm frame; pose,vel; the palm frame; round 11)",
     seeds("v21-11-distill1", range(5)): "+ co-distillation, --distill 1",
 }
+BASE_13K = {folds("v22-13k-base"): "the 1:3 preset's network (one network; pose, vel)"}  # rounds 22-29
 ROUND22 = {  # 1:3 on the CPU, k-fold selection: each candidate validated on the five folds of seed 0's partition
-    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
-    "+".join(f"v22-13k-units128-f{f}" for f in range(1, 6)): "+ 128 units, --num-units 128",
+    **BASE_13K,
+    folds("v22-13k-units128"): "+ 128 units, --num-units 128",
 }
 ROUND23 = {  # 1:3 on the CPU, k-fold selection as in round 22 (whose base runs are this round's base)
-    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
-    "+".join(f"v23-13k-depth2-f{f}" for f in range(1, 6)): "+ a second recurrent layer, --depth 2",
-    "+".join(f"v23-13k-batch16-f{f}" for f in range(1, 6)): "+ batches of 16, --batch-size 16 (120 epochs)",
-    "+".join(f"v23-13k-dists-f{f}" for f in range(1, 6)): "+ pairwise joint distances (features pose, vel, dists)",
+    **BASE_13K,
+    folds("v23-13k-depth2"): "+ a second recurrent layer, --depth 2",
+    folds("v23-13k-batch16"): "+ batches of 16, --batch-size 16 (120 epochs)",
+    folds("v23-13k-dists"): "+ pairwise joint distances (features pose, vel, dists)",
 }
 ROUND24 = {  # 1:1 on the CPU: one network of the preset, alone and taught by round 21's run of its seed
     seeds("v24-11-one", range(3)): "one network of the 1:1 preset (palm frame; --member-features '')",
     seeds("v24-11-taught", range(3)): "+ taught by round 21's 3-member run (--teacher, --distill 1)",
 }
+PRESET_13 = {seeds("v20-13-distill1", range(3)): "the 1:3 preset (3 members, co-distilled; round 20)"}  # 25, 27
 ROUND25 = {  # 1:3 on the CPU: the 3-member 1:3 preset with a second layer; its base is round 20's co-distilled runs
-    seeds("v20-13-distill1", range(3)): "the 1:3 preset (3 members, co-distilled; round 20)",
+    **PRESET_13,
     seeds("v25-13-depth2", range(3)): "+ a second recurrent layer, --depth 2",
 }
 ROUND26 = {  # 1:3 on the CPU, k-fold selection as in round 22 (whose base runs are this round's base)
-    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
-    "+".join(f"v26-13k-steps3600-f{f}" for f in range(1, 6)): "+ twice the training, --min-steps 3600 (450 epochs)",
-    "+".join(f"v26-13k-wd01-f{f}" for f in range(1, 6)): "+ weight decay 0.1, --weight-decay 0.1 (from 0.01)",
+    **BASE_13K,
+    folds("v26-13k-steps3600"): "+ twice the training, --min-steps 3600 (450 epochs)",
+    folds("v26-13k-wd01"): "+ weight decay 0.1, --weight-decay 0.1 (from 0.01)",
 }
 ROUND27 = {  # 1:3 on the CPU: the 3-member 1:3 preset trained twice as long; its base is round 20's co-distilled runs
-    seeds("v20-13-distill1", range(3)): "the 1:3 preset (3 members, co-distilled; round 20)",
+    **PRESET_13,
     seeds("v27-13-steps3600", range(3)): "+ twice the training, --min-steps 3600 (450 epochs)",
 }
 ROUND28 = {  # 1:3 on the CPU, k-fold selection as in round 22 (whose base runs are this round's base)
-    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
-    "+".join(f"v28-13k-lr2e-3-f{f}" for f in range(1, 6)): "+ twice the learning rate, --lr 2e-3",
-    "+".join(f"v28-13k-ls02-f{f}" for f in range(1, 6)): "+ label smoothing 0.2, --label-smoothing 0.2 (from 0.1)",
-    "+".join(f"v28-13k-aug-f{f}" for f in range(1, 6)): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
+    **BASE_13K,
+    folds("v28-13k-lr2e-3"): "+ twice the learning rate, --lr 2e-3",
+    folds("v28-13k-ls02"): "+ label smoothing 0.2, --label-smoothing 0.2 (from 0.1)",
+    folds("v28-13k-aug"): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
 }
 ROUND29 = {  # 1:3 on the CPU, k-fold as in round 28: its base and its stronger augmentation beside this round's runs
-    "+".join(f"v22-13k-base-f{f}" for f in range(1, 6)): "the 1:3 preset's network (one network; pose, vel)",
-    "+".join(f"v28-13k-aug-f{f}" for f in range(1, 6)): "+ round 28's augmentation, --rotate 60 --scale 0.4 --jitter 6",
-    "+".join(f"v29-13k-aug2-f{f}" for f in range(1, 6)): "+ stronger still, --rotate 90 --scale 0.5 --jitter 8",
-    "+".join(f"v29-13k-rot60-f{f}" for f in range(1, 6)): "+ rotation up to 60 degrees alone, --rotate 60",
+    **BASE_13K,
+    folds("v28-13k-aug"): "+ round 28's augmentation, --rotate 60 --scale 0.4 --jitter 6",
+    folds("v29-13k-aug2"): "+ stronger still, --rotate 90 --scale 0.5 --jitter 8",
+    folds("v29-13k-rot60"): "+ rotation up to 60 degrees alone, --rotate 60",
 }
 ROUND30 = {  # 1:3 on the CPU: the 3-member preset with k-fold selection (folds of seed 0, as in rounds 22 to 29)
-    "+".join(f"v30-13k3-base-f{f}" for f in range(1, 6)): "the 1:3 preset (3 members, co-distilled)",
-    "+".join(f"v30-13k3-aug-f{f}" for f in range(1, 6)): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
+    folds("v30-13k3-base"): "the 1:3 preset (3 members, co-distilled)",
+    folds("v30-13k3-aug"): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
 }
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
