@@ -353,7 +353,7 @@ ROUND21 = {  # 1:1 on the CPU: round 20's co-distillation for the 1:1 preset; it
     seeds("v11-mixed", range(5)): "the 1:1 preset (3 members: the palm frame; pose,vel; the palm frame; round 11)",
     seeds("v21-11-distill1", range(5)): "+ co-distillation, --distill 1",
 }
-BASE_13K = {folds("v22-13k-base"): "the 1:3 preset's network (one network; pose, vel)"}  # rounds 22-29
+BASE_13K = {folds("v22-13k-base"): "the 1:3 preset's network (one network; pose, vel)"}  # rounds 22-31
 ROUND22 = {  # 1:3 on the CPU, k-fold selection: each candidate validated on the five folds of seed 0's partition
     **BASE_13K,
     folds("v22-13k-units128"): "+ 128 units, --num-units 128",
@@ -398,6 +398,12 @@ ROUND30 = {  # 1:3 on the CPU: the 3-member preset with k-fold selection (folds 
     folds("v30-13k3-base"): "the 1:3 preset (3 members, co-distilled)",
     folds("v30-13k3-aug"): "+ stronger augmentation, --rotate 60 --scale 0.4 --jitter 6",
 }
+ROUND31 = {  # 1:3 on the CPU, k-fold as in round 28: do its augmentation and round 23's second layer stack?
+    **BASE_13K,
+    folds("v28-13k-aug"): "+ round 28's augmentation, --rotate 60 --scale 0.4 --jitter 6",
+    folds("v23-13k-depth2"): "+ round 23's second layer, --depth 2",
+    folds("v31-13k-aug-depth2"): "+ both, --rotate 60 --scale 0.4 --jitter 6 --depth 2",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -422,6 +428,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 28 (1:3, one network, k-fold)", ROUND28, "folds 1 to 5"),
     ("round 29 (1:3, one network, k-fold)", ROUND29, "folds 1 to 5"),
     ("round 30 (1:3, 3 members, k-fold)", ROUND30, "folds 1 to 5"),
+    ("round 31 (1:3, one network, k-fold)", ROUND31, "folds 1 to 5"),
 )
 
 

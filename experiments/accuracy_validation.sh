@@ -29,8 +29,8 @@
 # 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 ... 30"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 30)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 31"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 31)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -264,7 +264,7 @@ round27() {  # 1:3 on the CPU: the whole 3-member 1:3 preset trained twice as lo
   one_change_each v27-13 "${SEEDS27:-0 1 2}" "--protocol 1:3 --preset best --val-fraction 0.1 --seed SEED" \
     "steps3600 --min-steps 3600"
 }
-K13="--protocol 1:3 --preset best --val-fraction 0.2 --val-fold FOLD --seed 0"  # rounds 28 to 30: k-fold, seed 0's folds
+K13="--protocol 1:3 --preset best --val-fraction 0.2 --val-fold FOLD --seed 0"  # rounds 28 to 31: k-fold, seed 0's folds
 K13_ONE="${K13/best/best --members 1} --member-features pose,vel"  # one network of the 1:3 preset, on pose,vel
 one_change_each_fold() {  # PREFIX FLAGS CHANGE...: for folds F = 1 to 5 and each change "NAME [flags...]", the run
   local prefix=$1 flags=$2 f c name  # PREFIX-NAME-fF with FLAGS (FOLD read as F), then the change's flags
@@ -290,9 +290,13 @@ round30() {  # 1:3, k-fold selection of the whole 3-member preset (judged on eve
   # and 27 had three 45-sequence parts): the preset as it stands, and with round 28's leader, the stronger augmentation
   one_change_each_fold v30-13k3 "$K13" base "aug --rotate 60 --scale 0.4 --jitter 6"
 }
+round31() {  # 1:3, k-fold as in round 28 (base: round 28's leader v28-13k-aug-fF): do the two one-network leads stack?
+  # round 23's second layer (v23-13k-depth2-fF, on the old augmentation) on top of round 28's augmentation
+  one_change_each_fold v31-13k "$K13_ONE --rotate 60 --scale 0.4 --jitter 6" "aug-depth2 --depth 2"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
