@@ -404,6 +404,61 @@ def test_evaluate_tta_averages_the_sequence_and_variants_drawn_with_the_runs_aug
     assert "this run had none" in capsys.readouterr().err
 
 
+def test_evaluate_several_runs_averages_their_probabilities_on_the_part_they_share(tree, tmp_path, capsys):
+    """evaluate RUN RUN --out DIR: the runs' mean probabilities on the sequences both held out, each run reading its
+    own features; its report lists each run alone. Runs whose parts differ, a run given twice, --member, --out with
+    one run and several runs without --out are one-line errors that write nothing."""
+    import torch
+
+    from handrnn.datasets import load_data
+    from handrnn.evaluation import load_model, predict_views, split_indices
+
+    a = train_tiny(tree, tmp_path, "a", ["--features", "pose"])
+    b = train_tiny(tree, tmp_path, "b", ["--features", "xyz,vel", "--seed", "1"])
+    data = load_data(str(tree))
+    index = split_indices(data, a, "test")
+    assert sorted(index) == sorted(split_indices(data, b, "test"))  # 1:1: the official test part, whatever the seed
+    labels = torch.as_tensor(data.labels[index])
+    probs = []
+    for run in (a, b):
+        model, encoder, _ = load_model(run)
+        probs.append(
+            predict_views(model, [data.sequences[i] for i in index], data.labels[index], encoder, None).softmax(1)
+        )
+    want = torch.stack(probs).mean(0)
+    assert not torch.allclose(probs[0], probs[1])
+
+    out = tmp_path / "ab"
+    assert main(["evaluate", str(a), str(b), "--out", str(out), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert f"2 runs together (test, best checkpoints, {len(index)} sequences)" in printed
+    report = json.loads((out / "evaluation-test-best-combined.json").read_text())
+    assert report["accuracy"] == pytest.approx(float((want.argmax(1) == labels).float().mean()))
+    for run, p in zip((a, b), probs):
+        assert report["runs"][str(run)]["accuracy"] == pytest.approx(float((p.argmax(1) == labels).float().mean()))
+    assert report["n"] == len(index) and report["part"] == "test"
+    assert (out / "confusion-test-best-combined.png").exists() and (
+        out / "misclassified-test-best-combined.csv"
+    ).exists()
+    with open(out / "misclassified-test-best-combined.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == round((1 - report["accuracy"]) * len(index))
+
+    bad = tmp_path / "bad"
+    for argv, error in (
+        ([str(a), str(b), "--out", str(bad), "--part", "val"], "its val part is not that of"),  # seeds 0 and 1
+        ([str(a), str(a), "--out", str(bad)], "is given twice"),
+        ([str(a), str(b), "--out", str(bad), "--member", "1"], "a combination takes each run whole"),
+        ([str(a), "--out", str(bad)], "--out is for several runs"),
+        ([str(a), str(b)], "give --out"),
+        ([str(a), str(tmp_path / "nothing"), "--out", str(bad)], "nothing"),
+    ):
+        assert main(["evaluate", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert error in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not bad.exists()
+
+
 def test_distill_on_one_network_warns_and_trains(tree, tmp_path, capsys):
     train_tiny(tree, tmp_path, "d", ["--distill", "1"])
     assert "distill = 1.0 applies to ensembles; this run trains one network, so it is off" in capsys.readouterr().err

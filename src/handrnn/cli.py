@@ -164,30 +164,59 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     }
     if args.threads < 0:
         raise HandRNNError(f"--threads must be 0 (PyTorch's default) or more, got {args.threads}")
+    if len(args.run) > 1 or args.out:
+        return evaluate_together(args, options)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    run = args.run[0]
     stem = report_stem(args.part, args.checkpoint, args.member, args.tta)
-    who = args.run + which(args.member, args.tta)
-    folds = RunDir(args.run).folds()
+    who = run + which(args.member, args.tta)
+    folds = RunDir(run).folds()
     if folds:  # a cross-subject parent: every fold, pooled
-        r = evaluate_folds(Path(args.run), folds, **options)
+        r = evaluate_folds(Path(run), folds, **options)
         print(f"{who} ({args.part}, {args.checkpoint} checkpoints, {len(folds)} folds, {r['n']} sequences)")
         print("per fold: " + ", ".join(f"{k} {v:.4f}" for k, v in r["folds"].items()))
         print(
             f"pooled accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}; "
             f"fold mean {r['fold_mean']:.4f} +- {r['fold_std']:.4f}"
         )
-        print(f"wrote evaluation-{stem}.json and confusion-{stem}.png in {args.run}")
+        print(f"wrote evaluation-{stem}.json and confusion-{stem}.png in {run}")
         return 0
-    r = evaluate_run(Path(args.run), **options)
+    r = evaluate_run(Path(run), **options)
     print(f"{who} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
+    print_scores(r)
+    print(f"wrote evaluation-{stem}.json, confusion-{stem}.png, misclassified-{stem}.csv in {run}")
+    return 0
+
+
+def evaluate_together(args: argparse.Namespace, options: dict) -> int:
+    """`evaluate RUN RUN... --out DIR`: the runs' mean probabilities as one predictor."""
+    from .evaluation import combination_stem, evaluate_combination
+
+    if len(args.run) < 2:
+        raise HandRNNError("--out is for several runs evaluated together; one run's report goes in its own folder")
+    if not args.out:
+        raise HandRNNError("several runs are evaluated together: give --out, the folder for their joint report")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    r = evaluate_combination([Path(p) for p in args.run], Path(args.out), **options)
+    views = f", {args.tta} views" if args.tta > 1 else ""
+    print(f"{len(args.run)} runs together{views} ({args.part}, {args.checkpoint} checkpoints, {r['n']} sequences)")
+    print("each alone: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in r["runs"].items()))
+    print_scores(r)
+    stem = combination_stem(args.part, args.checkpoint, args.tta)
+    print(f"wrote evaluation-{stem}.json, confusion-{stem}.png, misclassified-{stem}.csv in {args.out}")
+    return 0
+
+
+def print_scores(r: dict) -> None:
     print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
     worst = sorted((v, k) for k, v in r["per_class_accuracy"].items() if v is not None)[:5]
     print("lowest per-class accuracy: " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
-    print(f"wrote evaluation-{stem}.json, confusion-{stem}.png, misclassified-{stem}.csv in {args.run}")
-    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -584,7 +613,10 @@ def add_training_commands(sub) -> None:
 
 def add_run_commands(sub) -> None:
     e = sub.add_parser("evaluate", help="test a run: metrics, confusion matrix, misclassified sequences")
-    e.add_argument("run", help="run folder")
+    e.add_argument(
+        "run", nargs="+", help="run folder; several (with --out): their mean probabilities, as one predictor"
+    )
+    e.add_argument("--out", default="", help="several runs: the folder for their joint report")
     e.add_argument("--checkpoint", choices=CHECKPOINTS, default="best")
     e.add_argument("--part", choices=["test", "val", "train"], default="test")
     e.add_argument("--data", default="", help="dataset path, if it moved since training")

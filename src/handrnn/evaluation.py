@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -115,7 +116,16 @@ def split_indices(data: HandActions, run_dir: Path, part: str) -> np.ndarray:
     return np.array([where[sid] for sid in ids], dtype=np.int64)
 
 
-def evaluate_run(
+class Predictions(NamedTuple):
+    """A run's logits [N, C] for its `part`, the indices of those sequences in `data`, and the checkpoint read."""
+
+    logits: np.ndarray
+    index: np.ndarray
+    data: HandActions
+    state: dict
+
+
+def run_predictions(
     run_dir: Path,
     *,
     checkpoint: str = "best",
@@ -125,30 +135,100 @@ def evaluate_run(
     device: str = "cpu",
     member: int = 0,
     tta: int = 1,
-) -> dict:
+    data: HandActions | None = None,
+) -> Predictions:
+    """The logits of a run's checkpoint on the sequences of its `part`, read from `data` (loaded from `data_path`
+    or the run's own dataset when None) after checking that they are the ones the run used."""
     if tta < 1:
         raise HandRNNError(f"tta must be at least 1 (1 = the sequence alone), got {tta}")
-    run_dir = Path(run_dir)
     cfg = RunDir(run_dir).read_config()
     model, encoder, state = load_model(run_dir, checkpoint, device, member)
-    data = load_data(data_path or cfg.data, allow_pickle=allow_pickle, on_bad=cfg.on_bad)
+    if data is None:
+        data = load_data(data_path or cfg.data, allow_pickle=allow_pickle, on_bad=cfg.on_bad)
     if list(data.actions) != list(state["actions"]):
         raise HandRNNError(f"the data's action names differ from those the run {run_dir} was trained on")
     index = split_indices(data, run_dir, part)
     RunDir(run_dir).check_data(part, fingerprint(data, index))
     frames = [data.sequences[i] for i in index]
     logits = predict_views(model, frames, data.labels[index], encoder, augmentation(cfg), tta).numpy()
-    report = classification_report(logits, data.labels[index], data.actions)
-    report.update({"checkpoint": checkpoint, "epoch": state["epoch"], "part": part, "member": member, "tta": tta})
-    stem = report_stem(part, checkpoint, member, tta)
-    RunDir(run_dir).write_json(f"evaluation-{stem}.json", report)
+    return Predictions(logits, index, data, state)
+
+
+def evaluate_run(run_dir: Path, **options) -> dict:
+    """Evaluate one run (`run_predictions`' options) and write its report, confusion matrix and mistakes there."""
+    run_dir = Path(run_dir)
+    p = run_predictions(run_dir, **options)
+    checkpoint, part = options.get("checkpoint", "best"), options.get("part", "test")
+    member, tta = options.get("member", 0), options.get("tta", 1)
+    report = classification_report(p.logits, p.data.labels[p.index], p.data.actions)
+    report.update({"checkpoint": checkpoint, "epoch": p.state["epoch"], "part": part, "member": member, "tta": tta})
+    cfg = RunDir(run_dir).read_config()
     who = f"{cfg.model}/{cfg.cell}" + which(member, tta)
-    title = f"{who} {cfg.protocol} {part} ({checkpoint} epoch {state['epoch']}): acc {report['accuracy']:.4f}"
+    title = f"{who} {cfg.protocol} {part} ({checkpoint} epoch {p.state['epoch']}): acc {report['accuracy']:.4f}"
+    write_report(run_dir, report_stem(part, checkpoint, member, tta), report, p, title)
+    return report
+
+
+def evaluate_combination(run_dirs: list[Path], out: Path, **options) -> dict:
+    """Several runs as one predictor: the mean of their probabilities on the `part` that every one of them held out
+    (the same sequences), each run reading its own features, normalisation and (with tta) augmentation. The
+    report, with each run's own accuracy, goes to the folder `out`."""
+    run_dirs = [Path(r) for r in run_dirs]
+    if len(run_dirs) < 2:
+        raise HandRNNError("a combination needs at least two runs")
+    seen = [r.resolve() for r in run_dirs]
+    twice = next((r for k, r in enumerate(run_dirs) if seen[k] in seen[:k]), None)
+    if twice is not None:
+        raise HandRNNError(f"{twice} is given twice: each run of a combination counts once")
+    if options.get("member"):
+        raise HandRNNError("--member picks a network of one run; a combination takes each run whole")
+    first = run_predictions(run_dirs[0], **options)
+    preds = [first]
+    for run_dir in run_dirs[1:]:
+        p = run_predictions(run_dir, **{**options, "data": first.data})
+        if not np.array_equal(np.sort(p.index), np.sort(first.index)):
+            differ = len(set(p.index.tolist()) ^ set(first.index.tolist()))
+            part = options.get("part", "test")
+            raise HandRNNError(
+                f"{run_dir}: its {part} part is not that of {run_dirs[0]} ({differ} sequences in one only): a "
+                f"combination is evaluated on a part that every run held out (same protocol and split)"
+            )
+        where = {int(i): k for k, i in enumerate(p.index)}
+        preds.append(p._replace(logits=p.logits[[where[int(i)] for i in first.index]], index=first.index))
+    labels = first.data.labels[first.index]
+    log_probs = torch.stack([torch.from_numpy(p.logits).log_softmax(1) for p in preds])
+    logits = (log_probs.logsumexp(0) - np.log(len(preds))).numpy()
+    report = classification_report(logits, labels, first.data.actions)
+    checkpoint, part, tta = options.get("checkpoint", "best"), options.get("part", "test"), options.get("tta", 1)
+    report.update(
+        {
+            "checkpoint": checkpoint,
+            "part": part,
+            "tta": tta,
+            "runs": {
+                str(r): {"epoch": p.state["epoch"], "accuracy": float((p.logits.argmax(1) == labels).mean())}
+                for r, p in zip(run_dirs, preds)
+            },
+        }
+    )
+    title = f"{len(preds)} runs combined, {part} ({checkpoint} checkpoints): acc {report['accuracy']:.4f}"
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_report(Path(out), combination_stem(part, checkpoint, tta), report, first._replace(logits=logits), title)
+    return report
+
+
+def combination_stem(part: str, checkpoint: str, tta: int = 1) -> str:
+    """The name shared by a combination's files: the one-run name with -combined."""
+    return report_stem(part, checkpoint, 0, tta) + "-combined"
+
+
+def write_report(folder: Path, stem: str, report: dict, p: Predictions, title: str) -> None:
+    """evaluation-STEM.json, confusion-STEM.png and misclassified-STEM.csv in `folder`."""
+    RunDir(folder).write_json(f"evaluation-{stem}.json", report)
     from .plots import plot_confusion  # matplotlib only where a figure is drawn: predict starts faster
 
-    plot_confusion(np.array(report["confusion_matrix"]), data.actions, run_dir / f"confusion-{stem}.png", title)
-    write_mistakes(run_dir / f"misclassified-{stem}.csv", data, index, logits)
-    return report
+    plot_confusion(np.array(report["confusion_matrix"]), p.data.actions, folder / f"confusion-{stem}.png", title)
+    write_mistakes(folder / f"misclassified-{stem}.csv", p.data, p.index, p.logits)
 
 
 def write_mistakes(path: Path, data: HandActions, index: np.ndarray, logits: np.ndarray) -> None:
