@@ -452,6 +452,7 @@ def test_evaluate_several_runs_averages_their_probabilities_on_the_part_they_sha
         ([str(a), "--out", str(bad)], "--out is for several runs"),
         ([str(a), str(b)], "give --out"),
         ([str(a), str(tmp_path / "nothing"), "--out", str(bad)], "nothing"),
+        ([str(a), str(b), "--out", str(a / "config.json")], "a file, not a folder"),
     ):
         assert main(["evaluate", *argv]) == 2, argv
         err = capsys.readouterr().err

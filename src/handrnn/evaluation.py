@@ -182,6 +182,8 @@ def evaluate_combination(run_dirs: list[Path], out: Path, **options) -> dict:
         raise HandRNNError(f"{twice} is given twice: each run of a combination counts once")
     if options.get("member"):
         raise HandRNNError("--member picks a network of one run; a combination takes each run whole")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise HandRNNError(f"{out}: a file, not a folder for the combination's report")
     first = run_predictions(run_dirs[0], **options)
     preds = [first]
     for run_dir in run_dirs[1:]:
