@@ -164,12 +164,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     }
     if args.threads < 0:
         raise HandRNNError(f"--threads must be 0 (PyTorch's default) or more, got {args.threads}")
-    if len(args.run) > 1 or args.out:
-        return evaluate_together(args, options)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    if len(args.run) > 1 or args.out:
+        return evaluate_together(args, options)
     run = args.run[0]
     stem = report_stem(args.part, args.checkpoint, args.member, args.tta)
     who = run + which(args.member, args.tta)
@@ -199,10 +199,6 @@ def evaluate_together(args: argparse.Namespace, options: dict) -> int:
         raise HandRNNError("--out is for several runs evaluated together; one run's report goes in its own folder")
     if not args.out:
         raise HandRNNError("several runs are evaluated together: give --out, the folder for their joint report")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     r = evaluate_combination([Path(p) for p in args.run], Path(args.out), **options)
     views = f", {args.tta} views" if args.tta > 1 else ""
     print(f"{len(args.run)} runs together{views} ({args.part}, {args.checkpoint} checkpoints, {r['n']} sequences)")
