@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .augment import Augmentation
-from .config import from_dict
+from .config import Config, from_dict
 from .data import Encoder, Normaliser, SequenceSet, fingerprint
 from .datasets import HandActions, load_data
 from .errors import HandRNNError
@@ -123,6 +123,7 @@ class Predictions(NamedTuple):
     index: np.ndarray
     data: HandActions
     state: dict
+    config: Config
 
 
 def run_predictions(
@@ -151,25 +152,27 @@ def run_predictions(
     RunDir(run_dir).check_data(part, fingerprint(data, index))
     frames = [data.sequences[i] for i in index]
     logits = predict_views(model, frames, data.labels[index], encoder, augmentation(cfg), tta).numpy()
-    return Predictions(logits, index, data, state)
+    return Predictions(logits, index, data, state, cfg)
 
 
-def evaluate_run(run_dir: Path, **options) -> dict:
+def evaluate_run(
+    run_dir: Path, *, checkpoint: str = "best", part: str = "test", member: int = 0, tta: int = 1, **options
+) -> dict:
     """Evaluate one run (`run_predictions`' options) and write its report, confusion matrix and mistakes there."""
     run_dir = Path(run_dir)
-    p = run_predictions(run_dir, **options)
-    checkpoint, part = options.get("checkpoint", "best"), options.get("part", "test")
-    member, tta = options.get("member", 0), options.get("tta", 1)
+    p = run_predictions(run_dir, checkpoint=checkpoint, part=part, member=member, tta=tta, **options)
     report = classification_report(p.logits, p.data.labels[p.index], p.data.actions)
     report.update({"checkpoint": checkpoint, "epoch": p.state["epoch"], "part": part, "member": member, "tta": tta})
-    cfg = RunDir(run_dir).read_config()
+    cfg = p.config
     who = f"{cfg.model}/{cfg.cell}" + which(member, tta)
     title = f"{who} {cfg.protocol} {part} ({checkpoint} epoch {p.state['epoch']}): acc {report['accuracy']:.4f}"
     write_report(run_dir, report_stem(part, checkpoint, member, tta), report, p, title)
     return report
 
 
-def evaluate_combination(run_dirs: list[Path], out: Path, **options) -> dict:
+def evaluate_combination(
+    run_dirs: list[Path], out: Path, *, checkpoint: str = "best", part: str = "test", tta: int = 1, **options
+) -> dict:
     """Several runs as one predictor: the mean of their probabilities on the `part` that every one of them held out
     (the same sequences), each run reading its own features, normalisation and (with tta) augmentation. The
     report, with each run's own accuracy, goes to the folder `out`."""
@@ -184,13 +187,13 @@ def evaluate_combination(run_dirs: list[Path], out: Path, **options) -> dict:
         raise HandRNNError("--member picks a network of one run; a combination takes each run whole")
     if Path(out).exists() and not Path(out).is_dir():
         raise HandRNNError(f"{out}: a file, not a folder for the combination's report")
+    options.update(checkpoint=checkpoint, part=part, tta=tta)
     first = run_predictions(run_dirs[0], **options)
     preds = [first]
     for run_dir in run_dirs[1:]:
         p = run_predictions(run_dir, **{**options, "data": first.data})
         if not np.array_equal(np.sort(p.index), np.sort(first.index)):
             differ = len(set(p.index.tolist()) ^ set(first.index.tolist()))
-            part = options.get("part", "test")
             raise HandRNNError(
                 f"{run_dir}: its {part} part is not that of {run_dirs[0]} ({differ} sequences in one only): a "
                 f"combination is evaluated on a part that every run held out (same protocol and split)"
@@ -201,7 +204,6 @@ def evaluate_combination(run_dirs: list[Path], out: Path, **options) -> dict:
     log_probs = torch.stack([torch.from_numpy(p.logits).log_softmax(1) for p in preds])
     logits = (log_probs.logsumexp(0) - np.log(len(preds))).numpy()
     report = classification_report(logits, labels, first.data.actions)
-    checkpoint, part, tta = options.get("checkpoint", "best"), options.get("part", "test"), options.get("tta", 1)
     report.update(
         {
             "checkpoint": checkpoint,
