@@ -404,6 +404,12 @@ ROUND31 = {  # 1:3 on the CPU, k-fold as in round 28: do its augmentation and ro
     folds("v23-13k-depth2"): "+ round 23's second layer, --depth 2",
     folds("v31-13k-aug-depth2"): "+ both, --rotate 60 --scale 0.4 --jitter 6 --depth 2",
 }
+ROUND32 = {  # 1:3 on the CPU, k-fold as in round 22: the network reads every k-th frame
+    **BASE_13K,
+    folds("v32-13k-step2"): "+ every 2nd frame, --frame-step 2",
+    folds("v32-13k-step3"): "+ every 3rd frame, --frame-step 3",
+    folds("v32-13k-step4"): "+ every 4th frame, --frame-step 4",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -429,6 +435,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 29 (1:3, one network, k-fold)", ROUND29, "folds 1 to 5"),
     ("round 30 (1:3, 3 members, k-fold)", ROUND30, "folds 1 to 5"),
     ("round 31 (1:3, one network, k-fold)", ROUND31, "folds 1 to 5"),
+    ("round 32 (1:3, one network, k-fold)", ROUND32, "folds 1 to 5"),
 )
 
 

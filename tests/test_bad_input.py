@@ -233,6 +233,7 @@ CONFIG_CASES = [
     ("val_fold by subject", "val_by: subject\nval_fold: 1\n", "val_by subject"),
     ("negative val_fold", "val_fold: -1\n", "val_fold must not be negative"),
     ("zero members", "members: 0\n", "members must be at least 1"),
+    ("zero frame_step", "frame_step: 0\n", "frame_step must be at least 1"),
     ("a list", "- 1\n", "must be a mapping"),
     ("broken YAML", "epochs: [1,\n", "not valid YAML"),
 ]
@@ -261,6 +262,7 @@ CHECKED_AFTER_LOADING = {
     "val_fold by subject",
     "negative val_fold",
     "zero members",
+    "zero frame_step",
 }
 
 

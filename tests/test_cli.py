@@ -484,6 +484,17 @@ def test_a_student_learns_from_a_teacher_run_that_never_saw_its_validation_or_te
     assert main(["train", "--resume", str(student)]) == 0  # a finished run resumes with its teacher, nothing to do
 
 
+def test_a_run_reading_every_other_frame_evaluates_as_it_trained_and_teaches_a_run_of_another_step(tree, tmp_path):
+    flags = ["--frame-step", "2", "--members", "2", "--features", "pose,vel", "--val-fraction", "0.2", "--epochs", "2"]
+    teacher = train_tiny(tree, tmp_path, "every-other", flags)
+    assert json.loads((teacher / "config.json").read_text())["frame_step"] == 2
+    assert main(["evaluate", str(teacher)]) == 0
+    report = json.loads((teacher / "evaluation-test-best.json").read_text())
+    assert report["accuracy"] == pytest.approx(json.loads((teacher / "results.json").read_text())["test_acc"])
+    student = ["--val-fraction", "0.2", "--distill", "1", "--teacher", str(teacher), "--speed", "0.2"]
+    assert train_tiny(tree, tmp_path, "student", student).joinpath("results.json").is_file()
+
+
 def test_a_teacher_that_trained_on_the_students_validation_part_is_refused(tree, tmp_path, capsys):
     teacher = train_tiny(tree, tmp_path, "teacher", ["--val-fraction", "0"])
     argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "s", "--epochs", "1", "--num-units", "6"]

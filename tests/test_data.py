@@ -157,7 +157,8 @@ def test_batch_views_give_every_encoder_the_same_frames(augmented):
     seqs = SequenceSet(raw, np.arange(3), student, augment)
     index = np.array([2, 0])
     made = len(calls)
-    (x, t), lengths, y = seqs.batch_views(index, (student, teacher), rng=np.random.default_rng(5))
+    ((x, lengths), (t, t_lengths)), y = seqs.batch_views(index, (student, teacher), rng=np.random.default_rng(5))
+    assert torch.equal(t_lengths, lengths)
     alone, alone_lengths, _ = seqs.batch(index, rng=np.random.default_rng(5))
     assert torch.equal(x, alone) and torch.equal(lengths, alone_lengths) and y.tolist() == [2, 0]
     assert x.shape == (2, 7, 63) and t.shape == (2, 7, 64) and lengths.tolist() == [7, 5]
@@ -208,3 +209,26 @@ def test_encoder_fits_its_normaliser_on_augmented_training_data():
     # jitter widens the spread the normaliser divides by, so the noise it adds is not blown up
     assert np.median(jittered.normaliser.std) > 100 * np.median(plain.normaliser.std)
     assert Encoder.fit(("dists",), "zscore", seqs, Augmentation(jitter=5.0), seed=0) == jittered
+
+
+def test_an_encoder_with_a_step_reads_every_kth_frame_from_the_first():
+    """step k: the rows are those of frames 0, k, 2k, ... encoded alone (velocities between kept frames), the
+    normaliser fitted on those rows; a SequenceSet's lengths and batches follow the kept frames."""
+    from handrnn.data import Encoder
+
+    rng = np.random.default_rng(1)
+    seqs = [300 + np.cumsum(rng.normal(0, 3, (n, 63)), 0) for n in (1, 2, 7, 9)]
+    every = Encoder.fit(("pose", "vel"), "zscore", seqs, step=3)
+    kept_only = Encoder.fit(("pose", "vel"), "zscore", [s[::3] for s in seqs])
+    assert every.normaliser == kept_only.normaliser and every.step == 3
+    for s in seqs:
+        assert every(s).shape == (-(-len(s) // 3), 126)
+        np.testing.assert_array_equal(every(s), kept_only(s[::3]))
+    data = SequenceSet(seqs, np.arange(4), every)
+    assert data.lengths.tolist() == [1, 1, 3, 3]
+    x, lengths, _ = data.batch(np.array([2, 0]))
+    assert lengths.tolist() == [3, 1] and x.shape == (2, 3, 126) and (x[1, 1:] == -99).all()
+    augmented = SequenceSet(seqs, np.arange(4), every, lambda f, r: f[1:] if len(f) > 1 else f)
+    assert augmented.lengths.tolist() == [1, 1, 3, 3]  # before augmentation: a guide for bucketing only
+    (_, lengths), (_, teacher_lengths) = augmented.batch_views(np.array([3, 2]), (every, kept_only), rng=rng)[0]
+    assert lengths.tolist() == [3, 2] and teacher_lengths.tolist() == [8, 6]  # 8 and 6 frames left: each its own

@@ -40,6 +40,7 @@ CONFIGS = {
     "ensemble": ["--members", "2", "--bidirectional", "--pool", "max", "--features", "pose,vel"],
     "palm-frame": ["--features", "local,vel,orient", "--bidirectional", "--pool", "mean"],
     "member-features": ["--members", "2", "--grouped-kernel", "--member-features", "local,orient;pose,vel,dirs"],
+    "every-third-frame": ["--frame-step", "3", "--features", "pose,vel", "--bidirectional", "--pool", "mean"],
     "fused-ensemble": ["--members", "2", "--grouped-kernel", "--bidirectional", "--pool", "mean", "--cell", "rnn"],
 }
 

@@ -130,7 +130,8 @@ def ensemble_cost(
 
     preset = {k: v for k, v in load_preset(preset_path("best"))[0].items() if k != "members"}
     cfg = make_config(Config(), **{**preset, "num_units": 128, "device": device})
-    train = SequenceSet(seqs, labels, Encoder.fit(cfg.feature_names(), cfg.normalise, seqs), augmentation(cfg))
+    encoder = Encoder.fit(cfg.feature_names(), cfg.normalise, seqs, step=cfg.frame_step)
+    train = SequenceSet(seqs, labels, encoder, augmentation(cfg))
     result = {"model": describe(cfg), "members": members}
     modes = (("", False), ("grouped_", True)) if resolve_device(device).type == "cpu" else (("", False),)
     for prefix, grouped in modes:  # (on a GPU the models run PyTorch's layers: models.kernel_runs_on)

@@ -52,6 +52,9 @@ class Config:
     normalise: str = opt("zscore", "none | zscore | hand (xyz only) (fitted on training data only)")
     features: str = opt("xyz", "comma list: xyz (CW3) pose vel vel4 local bones dirs dists angles orient")
     joints: int = opt(0, "joints per frame: 0 = the data's (FPHA: 21); another layout trains model rnn on xyz only")
+    frame_step: int = opt(
+        1, "the model reads every k-th frame from the first (FPHA: 30 per second); augmentation sees all"
+    )
     lengths: str = opt("bucket", "pad (CW3: all to the dataset maximum, masked) | bucket | pack")
     # model
     model: str = opt("rnn", "rnn (CW3 section 2) | hrnn (CW3 section 3)")
@@ -165,7 +168,7 @@ CHOICES = {
     "device": DEVICES,
     "val_by": ("sequence", "subject"),
 }
-POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members")
+POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members", "frame_step")
 NOT_NEGATIVE = (
     "distill",
     "joints",

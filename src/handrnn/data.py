@@ -188,12 +188,19 @@ def palm_size(frames: np.ndarray) -> np.ndarray:
     return features.palm_size(frames.reshape(len(frames), NUM_JOINTS, NUM_COORDS))
 
 
+def kept(frames: int, step: int) -> int:
+    """How many of `frames` frames a model reads at every `step`-th frame (the first always)."""
+    return -(-frames // step)
+
+
 @dataclass
 class Encoder:
-    """Raw frames [T, 63] -> model input [T, D]: the chosen features, then the fitted normaliser."""
+    """Raw frames [T, 63] -> model input [T', D]: every `step`-th frame from the first (T' = ceil(T / step)),
+    the chosen features of those frames, then the fitted normaliser."""
 
     names: tuple[str, ...]
     normaliser: Normaliser
+    step: int = 1
 
     @classmethod
     def fit(
@@ -203,6 +210,7 @@ class Encoder:
         sequences: list[np.ndarray],
         augment: Augmentation | None = None,
         seed: int = 0,
+        step: int = 1,
     ) -> Encoder:
         """Fit the normaliser on the sequences as training will show them: one augmented variant of each
         when there is augmentation (a near-constant feature, such as a distance within the rigid palm, would
@@ -211,9 +219,13 @@ class Encoder:
         if augment:
             rng = np.random.default_rng([seed, 7])
             sequences = [augment(s, rng) for s in sequences]
-        return cls(names, Normaliser.fit(normalise, [features.encode(s, names) for s in sequences]))
+        return cls(names, Normaliser.fit(normalise, [features.encode(s[::step], names) for s in sequences]), step)
 
     def __call__(self, frames: np.ndarray, palm: float | None = None) -> np.ndarray:
+        return self.encode_kept(frames[:: self.step], palm)
+
+    def encode_kept(self, frames: np.ndarray, palm: float | None = None) -> np.ndarray:
+        """Frames already taken at the model's step (a stream's) -> model input, one row per frame."""
         return self.normaliser(features.encode(frames, self.names, palm))
 
 
@@ -225,8 +237,8 @@ class SequenceSet:
     """Sequences ready to batch: encoded tensors x[i] float32 [T_i, D], labels y int64 [N].
 
     With an `augment`ation, each batch encodes a fresh random variant of the raw sequences (pass the epoch's
-    rng to `batch`); `lengths` are then those of the raw sequences. `batch_views` encodes the same frames
-    with several encoders (a teacher reads its own features).
+    rng to `batch`); `lengths` (for bucketing) are then those the raw sequences would have. `batch_views`
+    encodes the same frames with several encoders (a teacher reads its own features, at its own step).
     """
 
     def __init__(self, sequences: list[np.ndarray], labels: np.ndarray, encode, augment: Augmentation | None = None):
@@ -234,7 +246,9 @@ class SequenceSet:
         self.raw = sequences  # the caller's arrays, not copies
         self.x = None if self.augment else [torch.from_numpy(encode(s)) for s in sequences]
         self.y = torch.as_tensor(labels, dtype=torch.long)
-        self.lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
+        step = encode.step if isinstance(encode, Encoder) else 1
+        read = [len(s) for s in self.x] if self.x is not None else [kept(len(s), step) for s in sequences]
+        self.lengths = torch.tensor(read, dtype=torch.long)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -243,22 +257,25 @@ class SequenceSet:
         self, index: np.ndarray, pad_to: int | None = None, rng: np.random.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x [B, T, D] padded with PAD_VALUE to the batch maximum or `pad_to`, lengths [B], y [B])."""
-        (x,), lengths, y = self.batch_views(index, (self.encode,), pad_to, rng)
+        ((x, lengths),), y = self.batch_views(index, (self.encode,), pad_to, rng)
         return x, lengths, y
 
     def batch_views(
         self, index: np.ndarray, encoders, pad_to: int | None = None, rng: np.random.Generator | None = None
-    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
         """The batch's frames (one random variant of each when augmented) encoded by each of `encoders`:
-        ([x [B, T, D_e] per encoder], lengths [B], y [B]). The rng is drawn from as `batch` draws from it."""
+        ([(x [B, T, D_e], lengths [B]) per encoder], y [B]). The rng is drawn from as `batch` draws from it."""
         frames = [self.raw[i] for i in index]
         if self.augment is not None:
             if rng is None:
                 raise ValueError("an augmented SequenceSet needs the epoch's rng")
             frames = [self.augment(f, rng) for f in frames]
-        lengths = torch.tensor([len(f) for f in frames], dtype=torch.long)
-        views = [pad(self._encoded(index, frames, encode), lengths, pad_to) for encode in encoders]
-        return views, lengths, self.y[index]
+        views = []
+        for encode in encoders:
+            xs = self._encoded(index, frames, encode)
+            lengths = torch.tensor([len(x) for x in xs], dtype=torch.long)
+            views.append((pad(xs, lengths, pad_to), lengths))
+        return views, self.y[index]
 
     def _encoded(self, index: np.ndarray, frames: list[np.ndarray], encode) -> list[torch.Tensor]:
         if encode is self.encode and self.x is not None:  # not augmented: encoded once, in __init__

@@ -48,7 +48,7 @@ def load_model(
             f"{str(e).splitlines()[0][:120]})"
         ) from None
     model = pick_member(model, member, where).to(resolve_device(device))
-    return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"])), state
+    return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"]), cfg.frame_step), state
 
 
 def pick_member(model: torch.nn.Module, member: int, where: Path) -> torch.nn.Module:

@@ -32,12 +32,12 @@ def unit(v: torch.Tensor) -> torch.Tensor:
 
 
 class TorchFeatures(nn.Module):
-    """features.encode and the normaliser in torch: raw frames [B, T, 63] -> model input [B, T, D]
-    (every sequence its own palm size, as encode computes it per sequence)."""
+    """The encoder in torch: raw frames [B, T, 63] -> model input [B, T', D], every `step`-th frame, then
+    features.encode and the normaliser (every sequence its own palm size, as encode computes it per sequence)."""
 
     def __init__(self, encoder: Encoder):
         super().__init__()
-        self.names = tuple(encoder.names)
+        self.names, self.step = tuple(encoder.names), encoder.step
         norm = encoder.normaliser
         self.kind = norm.kind
         if norm.kind == "zscore":
@@ -51,7 +51,7 @@ class TorchFeatures(nn.Module):
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """In float64, as features.encode computes: a near-constant column (the middle MCP's sideways offset in
         the palm frame is 0 up to rounding) is divided by a tiny spread, which would magnify float32 rounding."""
-        return self.encode(frames.to(torch.float64)).to(torch.float32)
+        return self.encode(frames[:, :: self.step].to(torch.float64)).to(torch.float32)
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         b, t = frames.shape[0], frames.shape[1]

@@ -36,18 +36,21 @@ def can_stream(model: torch.nn.Module) -> bool:
 
 class FrameEncoder:
     """Encodes a stream chunk by chunk exactly as the encoder encodes the whole sequence with the same palm
-    size: velocities reach back into the frames kept from the previous chunk."""
+    size: the frames the model reads (every `step`-th of the stream, from its first) and no other, velocities
+    reaching back into those kept from earlier chunks. A chunk may give no row."""
 
     def __init__(self, encoder: Encoder):
-        self.encoder, self.palm, self.context = encoder, None, None
+        self.encoder, self.palm, self.context, self.seen = encoder, None, None, 0
 
     def __call__(self, chunk: np.ndarray) -> np.ndarray:
         if self.context is None:
             self.context = np.zeros((0, chunk.shape[1]), np.float32)
             if tuple(self.encoder.names) != ("xyz",):  # palm-scaled features: FPHA's hand
                 self.palm = sequence_palm(chunk[:1].reshape(1, NUM_JOINTS, NUM_COORDS).astype(np.float64))
+        step = self.encoder.step
+        chunk, self.seen = chunk[-self.seen % step :: step], self.seen + len(chunk)
         frames = np.concatenate([self.context, chunk])
-        encoded = self.encoder(frames, self.palm)[len(self.context) :]
+        encoded = self.encoder.encode_kept(frames, self.palm)[len(self.context) :]
         self.context = frames[-LONG_STRIDE:]
         return encoded
 
@@ -62,21 +65,26 @@ class Streamer:
                 "carry its state: give --window W to classify the last W frames instead"
             )
         self.model, self.encode, self.state, self.frames = model.eval(), FrameEncoder(encoder), None, 0
+        self.probabilities: np.ndarray | None = None
 
     @torch.no_grad()
     def push(self, chunk: np.ndarray) -> np.ndarray:
-        """chunk [n, 63] -> probabilities [C] after its last frame."""
-        x = torch.from_numpy(self.encode(chunk))[None].to(device_of(self.model))
-        logits, self.state = self.model.stream(x, self.state)
+        """chunk [n, 63] -> probabilities [C] after its last frame (those of the last frame the model read,
+        when it reads every k-th frame and the chunk holds none of them)."""
+        encoded = self.encode(chunk)
         self.frames += len(chunk)
-        return torch.softmax(logits[0], -1).cpu().numpy()
+        if len(encoded):
+            x = torch.from_numpy(encoded)[None].to(device_of(self.model))
+            logits, self.state = self.model.stream(x, self.state)
+            self.probabilities = torch.softmax(logits[0], -1).cpu().numpy()
+        return self.probabilities
 
 
 @torch.no_grad()
 def classify(model: torch.nn.Module, encoder: Encoder, frames: np.ndarray) -> np.ndarray:
     """Probabilities [C] of one whole sequence [T, 63]."""
     x = torch.from_numpy(encoder(frames))[None].to(device_of(model))
-    return torch.softmax(model(x, torch.tensor([len(frames)])), -1)[0].cpu().numpy()
+    return torch.softmax(model(x, torch.tensor([x.shape[1]])), -1)[0].cpu().numpy()
 
 
 def windows(

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .augment import Augmentation
 from .config import Config, validate
-from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation, fingerprint
+from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation, fingerprint, kept
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
 from .models import Ensemble, build_model
@@ -59,8 +59,8 @@ def train_one_epoch(
         if teacher is None:
             x, lengths, y = data.batch(index, pad_to, rng)
         else:  # the teacher reads the same (augmented) frames through its own encoder
-            (x, seen_by_teacher), lengths, y = data.batch_views(index, (data.encode, teacher.encoder), pad_to, rng)
-            target = teacher.probabilities(seen_by_teacher.to(device), lengths)
+            ((x, lengths), seen_by_teacher), y = data.batch_views(index, (data.encode, teacher.encoder), pad_to, rng)
+            target = teacher.probabilities(seen_by_teacher[0].to(device), seen_by_teacher[1])
         x, y = x.to(device), y.to(device)
         pairing = Pairing.draw(mixup, len(index), rng, device) if mixup > 0 else Pairing()
         if isinstance(model, Ensemble):  # each member learns on its own loss
@@ -234,12 +234,14 @@ def prepare(cfg: Config, data: HandActions, split: Split) -> Prepared:
     subjects = data.subjects if cfg.val_by == "subject" else None
     train, val = carve_validation(data.labels, split.train, cfg.val_fraction, cfg.seed, subjects, cfg.val_fold)
     augment = augmentation(cfg)
-    encoder = Encoder.fit(cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train], augment, cfg.seed)
+    encoder = Encoder.fit(
+        cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train], augment, cfg.seed, cfg.frame_step
+    )
 
     def part(index: np.ndarray, augment: Augmentation | None = None) -> SequenceSet:
         return SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder, augment)
 
-    pad_to = int(data.lengths.max()) if cfg.lengths == "pad" else None  # CW3: the dataset's max_len
+    pad_to = kept(int(data.lengths.max()), cfg.frame_step) if cfg.lengths == "pad" else None  # CW3: the max_len
     index = {"train": train.tolist(), "val": val.tolist(), "test": split.test.tolist()}
     return Prepared(part(train, augment), part(val), part(split.test), encoder, pad_to, index)
 
