@@ -410,6 +410,10 @@ ROUND32 = {  # 1:3 on the CPU, k-fold as in round 22: the network reads every k-
     folds("v32-13k-step3"): "+ every 3rd frame, --frame-step 3",
     folds("v32-13k-step4"): "+ every 4th frame, --frame-step 4",
 }
+ROUND33 = {  # 1:3 on the CPU: the 3-member preset with k-fold selection, as in round 30, reading every 4th frame
+    folds("v30-13k3-base"): "the 1:3 preset (3 members, co-distilled)",
+    folds("v33-13k3-step4"): "+ every 4th frame, --frame-step 4",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -436,6 +440,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 30 (1:3, 3 members, k-fold)", ROUND30, "folds 1 to 5"),
     ("round 31 (1:3, one network, k-fold)", ROUND31, "folds 1 to 5"),
     ("round 32 (1:3, one network, k-fold)", ROUND32, "folds 1 to 5"),
+    ("round 33 (1:3, 3 members, k-fold)", ROUND33, "folds 1 to 5"),
 )
 
 

@@ -23,15 +23,16 @@
 # or stronger spatial augmentation; round 29 (1:3, k-fold): one network with spatial augmentation stronger still, or
 # with round 28's stronger rotation alone; round 30 (1:3, k-fold): the whole 3-member preset with round 28's stronger
 # augmentation; round 31 (1:3, k-fold): one network with round 28's augmentation and round 23's second layer;
-# round 32 (1:3, k-fold): one network reading every 2nd, 3rd or 4th frame (--frame-step). (Round 19,
+# round 32 (1:3, k-fold): one network reading every 2nd, 3rd or 4th frame (--frame-step); round 33 (1:3, k-fold):
+# the whole 3-member preset reading every 4th frame. (Round 19,
 # one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
 # 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 ... 32"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 32)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 33"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 33)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -299,9 +300,13 @@ round32() {  # 1:3, k-fold as in round 22 (base: v22-13k-base-fF): the network r
   # (--frame-step; augmentation still sees every frame), FPHA's 30 frames a second as 15, 10 or 7.5
   one_change_each_fold v32-13k "$K13_ONE" "step2 --frame-step 2" "step3 --frame-step 3" "step4 --frame-step 4"
 }
+round33() {  # 1:3, k-fold selection of the whole 3-member preset as in round 30 (base: v30-13k3-base-fF): round 32's
+  # leader, every 4th frame
+  one_change_each_fold v33-13k3 "$K13" "step4 --frame-step 4"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
