@@ -414,6 +414,11 @@ ROUND33 = {  # 1:3 on the CPU: the 3-member preset with k-fold selection, as in 
     folds("v30-13k3-base"): "the 1:3 preset (3 members, co-distilled)",
     folds("v33-13k3-step4"): "+ every 4th frame, --frame-step 4",
 }
+ROUND34 = {  # 1:1 on the CPU, k-fold: one network of the 1:1 preset (palm frame) reading every k-th frame
+    folds("v34-11k-base"): "one network of the 1:1 preset (palm frame; --member-features '')",
+    folds("v34-11k-step3"): "+ every 3rd frame, --frame-step 3",
+    folds("v34-11k-step4"): "+ every 4th frame, --frame-step 4",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -441,6 +446,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 31 (1:3, one network, k-fold)", ROUND31, "folds 1 to 5"),
     ("round 32 (1:3, one network, k-fold)", ROUND32, "folds 1 to 5"),
     ("round 33 (1:3, 3 members, k-fold)", ROUND33, "folds 1 to 5"),
+    ("round 34 (1:1, one network, k-fold)", ROUND34, "folds 1 to 5"),
 )
 
 
