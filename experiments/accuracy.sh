@@ -73,6 +73,8 @@ commands() {  # one "name flags..." line per run
   done
   # validation round 25's candidate on 1:3: a second recurrent layer (started beside the round; not adopted)
   echo "bestd2-1-3-s0 --protocol 1:3 --preset best --seed 0 --depth 2"
+  # validation round 33's change on 1:3: the network reads every 4th frame (--frame-step 4)
+  for s in 0 1 2; do echo "bests4-1-3-s$s --protocol 1:3 --preset best --seed $s --distill 1 --frame-step 4"; done
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)
   for s in 0 1 2; do
     echo "bestm-cw3-s$s --protocol cw3 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""
