@@ -59,8 +59,9 @@ def train_one_epoch(
         if teacher is None:
             x, lengths, y = data.batch(index, pad_to, rng)
         else:  # the teacher reads the same (augmented) frames through its own encoder
-            ((x, lengths), seen_by_teacher), y = data.batch_views(index, (data.encode, teacher.encoder), pad_to, rng)
-            target = teacher.probabilities(seen_by_teacher[0].to(device), seen_by_teacher[1])
+            views, y = data.batch_views(index, (data.encode, teacher.encoder), pad_to, rng)
+            (x, lengths), (seen_by_teacher, its_lengths) = views  # its own step may give other lengths
+            target = teacher.probabilities(seen_by_teacher.to(device), its_lengths)
         x, y = x.to(device), y.to(device)
         pairing = Pairing.draw(mixup, len(index), rng, device) if mixup > 0 else Pairing()
         if isinstance(model, Ensemble):  # each member learns on its own loss
