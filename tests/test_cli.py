@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from handrnn.cli import main
+from handrnn.config import from_dict
+from handrnn.runs import describe
 
 from .conftest import train_tiny
 
@@ -487,7 +489,8 @@ def test_a_student_learns_from_a_teacher_run_that_never_saw_its_validation_or_te
 def test_a_run_reading_every_other_frame_evaluates_as_it_trained_and_teaches_a_run_of_another_step(tree, tmp_path):
     flags = ["--frame-step", "2", "--members", "2", "--features", "pose,vel", "--val-fraction", "0.2", "--epochs", "2"]
     teacher = train_tiny(tree, tmp_path, "every-other", flags)
-    assert json.loads((teacher / "config.json").read_text())["frame_step"] == 2
+    config = json.loads((teacher / "config.json").read_text())
+    assert config["frame_step"] == 2 and describe(from_dict(config, "config.json")).endswith(" every2")  # as tables name it
     assert main(["evaluate", str(teacher)]) == 0
     report = json.loads((teacher / "evaluation-test-best.json").read_text())
     assert report["accuracy"] == pytest.approx(json.loads((teacher / "results.json").read_text())["test_acc"])

@@ -333,7 +333,8 @@ def features_label(cfg: Config) -> str:
 def describe(cfg: Config) -> str:
     """One line naming what a run trained, for tables."""
     label = features_label(cfg)
-    extras = [f for f in (label if label != "xyz" else "", cfg.pool if cfg.pool != "last" else "") if f]
+    step = f"every{cfg.frame_step}" if cfg.frame_step > 1 else ""
+    extras = [f for f in (label if label != "xyz" else "", cfg.pool if cfg.pool != "last" else "", step) if f]
     return " ".join([cfg.model, size_label(cfg), f"b{cfg.batch_size}", f"lr{cfg.lr:g}", cfg.lengths, *extras])
 
 
