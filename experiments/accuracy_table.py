@@ -65,9 +65,9 @@ def presets(root: Path) -> list[str]:
         "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
         "1:3, best before round 20 (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
         "round 15)": ["bestd-1-3", "bestd-1-3-s1", "bestd-1-3-s2"],
-        "1:3, best (members co-distilled, --distill 1, since round 20; seed 1 stopped at epoch 75 of 200, then resumed)": [
-            f"bestcd-1-3-s{s}" for s in range(3)
-        ],
+        "1:3, best (every 4th frame, --frame-step 4, since round 33)": [f"bests4-1-3-s{s}" for s in range(3)],
+        "1:3, best before round 33 (members co-distilled, --distill 1, since round 20; seed 1 stopped at epoch 75 of 200, "
+        "then resumed)": [f"bestcd-1-3-s{s}" for s in range(3)],
         "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],

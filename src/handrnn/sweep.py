@@ -154,6 +154,7 @@ ADDED_LATER = {
     "distill": (0.0,),
     "val_fold": (0,),
     "teacher": ("",),
+    "frame_step": (1,),
 }
 
 
