@@ -490,9 +490,8 @@ def test_a_run_reading_every_other_frame_evaluates_as_it_trained_and_teaches_a_r
     flags = ["--frame-step", "2", "--members", "2", "--features", "pose,vel", "--val-fraction", "0.2", "--epochs", "2"]
     teacher = train_tiny(tree, tmp_path, "every-other", flags)
     config = json.loads((teacher / "config.json").read_text())
-    assert config["frame_step"] == 2 and describe(from_dict(config, "config.json")).endswith(
-        " every2"
-    )  # as tables name it
+    assert config["frame_step"] == 2
+    assert describe(from_dict(config, "config.json")).endswith(" every2")  # as tables name it
     assert main(["evaluate", str(teacher)]) == 0
     report = json.loads((teacher / "evaluation-test-best.json").read_text())
     assert report["accuracy"] == pytest.approx(json.loads((teacher / "results.json").read_text())["test_acc"])

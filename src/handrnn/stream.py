@@ -64,15 +64,19 @@ class Streamer:
                 "this model reads whole sequences (a backward layer, attention, or a pooled HRNN) and cannot "
                 "carry its state: give --window W to classify the last W frames instead"
             )
-        self.model, self.encode, self.state, self.frames = model.eval(), FrameEncoder(encoder), None, 0
+        self.model, self.encode, self.state = model.eval(), FrameEncoder(encoder), None
         self.probabilities: np.ndarray | None = None
+
+    @property
+    def frames(self) -> int:
+        """Frames pushed so far (read or not)."""
+        return self.encode.seen
 
     @torch.no_grad()
     def push(self, chunk: np.ndarray) -> np.ndarray:
         """chunk [n, 63] -> probabilities [C] after its last frame (those of the last frame the model read,
         when it reads every k-th frame and the chunk holds none of them)."""
         encoded = self.encode(chunk)
-        self.frames += len(chunk)
         if len(encoded):
             x = torch.from_numpy(encoded)[None].to(device_of(self.model))
             logits, self.state = self.model.stream(x, self.state)
