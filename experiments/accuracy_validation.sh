@@ -25,15 +25,16 @@
 # augmentation; round 31 (1:3, k-fold): one network with round 28's augmentation and round 23's second layer;
 # round 32 (1:3, k-fold): one network reading every 2nd, 3rd or 4th frame (--frame-step); round 33 (1:3, k-fold):
 # the whole 3-member preset reading every 4th frame; round 34 (1:1, k-fold): one network reading every 3rd or 4th
-# frame; round 35 (1:3, k-fold): one network reading every 6th or 8th frame. (Round 19,
+# frame; round 35 (1:3, k-fold): one network reading every 6th or 8th frame; round 36 (1:1, k-fold): the whole
+# 3-member preset reading every 3rd frame. (Round 19,
 # one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
 # 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 ... 35"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 35)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 36"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 36)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -314,9 +315,14 @@ round35() {  # 1:3, k-fold as in round 32: one network of the 1:3 preset as it n
   # 33; the same runs as round 32's v32-13k-step4-fF) and reading every 6th or 8th frame (5 or 3.75 frames a second)
   one_change_each_fold v35-13k "$K13_ONE" base "step6 --frame-step 6" "step8 --frame-step 8"
 }
+K11="--protocol 1:1 --preset best --val-fraction 0.2 --val-fold FOLD --seed 0"  # round 36: k-fold, seed 0's folds
+round36() {  # 1:1, k-fold selection of the whole 3-member 1:1 preset (as round 33 on 1:3): as it stands, and reading
+  # every 3rd frame (round 34's leader on one network)
+  one_change_each_fold v36-11k3 "$K11" base "step3 --frame-step 3"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
