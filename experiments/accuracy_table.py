@@ -419,6 +419,15 @@ ROUND34 = {  # 1:1 on the CPU, k-fold: one network of the 1:1 preset (palm frame
     folds("v34-11k-step3"): "+ every 3rd frame, --frame-step 3",
     folds("v34-11k-step4"): "+ every 4th frame, --frame-step 4",
 }
+ROUND35 = {  # 1:3 on the CPU, k-fold as in round 32: one network of the 1:3 preset (every 4th frame) reading fewer
+    folds("v35-13k-base"): "one network of the 1:3 preset as it stands (every 4th frame; pose, vel)",
+    folds("v35-13k-step6"): "every 6th frame, --frame-step 6",
+    folds("v35-13k-step8"): "every 8th frame, --frame-step 8",
+}
+ROUND36 = {  # 1:1 on the CPU: the 3-member 1:1 preset with k-fold selection, reading every frame or every 3rd
+    folds("v36-11k3-base"): "the 1:1 preset (3 members, co-distilled)",
+    folds("v36-11k3-step3"): "+ every 3rd frame, --frame-step 3",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -447,6 +456,8 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 32 (1:3, one network, k-fold)", ROUND32, "folds 1 to 5"),
     ("round 33 (1:3, 3 members, k-fold)", ROUND33, "folds 1 to 5"),
     ("round 34 (1:1, one network, k-fold)", ROUND34, "folds 1 to 5"),
+    ("round 35 (1:3, one network, k-fold)", ROUND35, "folds 1 to 5"),
+    ("round 36 (1:1, 3 members, k-fold)", ROUND36, "folds 1 to 5"),
 )
 
 
