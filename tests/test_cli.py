@@ -518,3 +518,46 @@ def test_a_teacher_that_trained_on_the_students_validation_part_is_refused(tree,
     )
     assert f"teacher: {unfinished} has not finished training (no results.json)" in capsys.readouterr().err
     assert main([*argv, "--protocol", "1:1", "--val-fraction", "0", "--distill", "1", "--teacher", str(teacher)]) == 0
+
+
+def test_table_folds_sums_each_configs_validation_over_its_folds(tree, tmp_path, capsys):
+    """table --folds: runs that differ only in --val-fold form one row, their last-epoch validation counts (the
+    ones `evaluate --part val --checkpoint last` gives) summed, best first, the differing field named; a fold
+    missing shows as fewer folds; a run made without --val-fold, an unfinished one, or one fold twice is a
+    one-line error."""
+    runs = {}
+    for name, flags in [("u4", ["--num-units", "4"]), ("u8", ["--num-units", "8"])]:
+        for fold in (1, 2):
+            argv = [*flags, "--epochs", "4", "--val-fraction", "0.34", "--val-fold", str(fold)]
+            runs[name, fold] = train_tiny(tree, tmp_path, f"{name}-f{fold}", argv)
+    right = {}
+    for key, run in runs.items():
+        assert main(["evaluate", str(run), "--part", "val", "--checkpoint", "last"]) == 0
+        report = json.loads((run / "evaluation-val-last.json").read_text())
+        right[key] = round(report["accuracy"] * report["n"])
+    capsys.readouterr()
+    assert main(["table", "--folds", *map(str, runs.values())]) == 0
+    rows = [row.split(" | ") for row in capsys.readouterr().out.splitlines()[2:]]
+    assert len(rows) == 2
+    totals = {name: sum(right[name, f] for f in (1, 2)) for name in ("u4", "u8")}
+    n = sum(json.loads((runs["u4", f] / "results.json").read_text())["sizes"]["val"] for f in (1, 2))
+    for row in rows:
+        name = "u4" if "num_units=4" in row[2] else "u8"
+        assert row[0] == f"| {name}-f1, {name}-f2" and row[4] == "1, 2 of 3"
+        assert row[5] == f"{totals[name]}/{n} ({right[name, 1]}/{right[name, 2]})"
+    first = "u4" if "num_units=4" in rows[0][2] else "u8"
+    assert totals[first] >= totals["u8" if first == "u4" else "u4"]  # best first
+    assert main(["table", "--folds", str(runs["u4", 1]), str(runs["u8", 1]), str(runs["u8", 2])]) == 0
+    assert "| 1 of 3 | " in capsys.readouterr().out
+
+    plain = train_tiny(tree, tmp_path, "plain", [])
+    twice = tmp_path / "twice"
+    shutil.copytree(runs["u4", 1], twice)
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(runs["u4", 2], unfinished)
+    (unfinished / "results.json").unlink()
+    for extra, message in [(plain, "not a k-fold run"), (twice, "fold 1 twice"), (unfinished, "unfinished")]:
+        capsys.readouterr()
+        assert main(["table", "--folds", str(runs["u4", 1]), str(extra)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

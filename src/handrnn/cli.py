@@ -501,6 +501,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_table(args: argparse.Namespace) -> int:
     from .runs import RunDir, describe
 
+    if args.folds:
+        print("\n".join(fold_table([RunDir(r) for r in args.runs])))
+        return 0
+
     rows = [
         "| run | model | protocol | seed | sizes (train/val/test) | best epoch | val acc | test acc (best val) | test acc (last epoch) | s/epoch |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -670,7 +674,33 @@ def add_run_commands(sub) -> None:
     pl.set_defaults(func=cmd_plot)
     tb = sub.add_parser("table", help="a markdown table of the results of run folders")
     tb.add_argument("runs", nargs="+", help="run folders")
+    tb.add_argument(
+        "--folds",
+        action="store_true",
+        help="k-fold selection: runs that differ only in --val-fold grouped, validation right at the last epoch "
+        "summed over the folds, best first",
+    )
     tb.set_defaults(func=cmd_table)
+
+
+def fold_table(runs: list) -> list[str]:
+    """`table --folds`: one row per group of k-fold runs (runs.fold_groups), best first."""
+    from .runs import fold_groups
+
+    rows = [
+        "| runs | protocol | what differs | model | folds | val right, last epoch (per fold) | val acc | "
+        "mean val loss | test acc, last epoch (mean +- std) | s/epoch |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for g in fold_groups(runs):
+        held = ", ".join(map(str, g["folds"]))
+        rows.append(
+            f"| {', '.join(g['runs'])} | {g['protocol']} | {', '.join(f'{k}={v}' for k, v in g['changes'].items())} | "
+            f"{g['describe']} | {held} of {g['of']} | {g['right']}/{g['n']} ({'/'.join(map(str, g['right_per_fold']))}) | "
+            f"{g['right'] / g['n']:.2%} | {g['val_loss']:.3f} | {g['test_acc_mean']:.2%} +- {g['test_acc_std']:.2%} | "
+            f"{g['seconds_per_epoch']:.2f} |"
+        )
+    return rows
 
 
 def setup_logging() -> None:

@@ -1,4 +1,5 @@
-"""Run folders: their layout, atomic reading and writing, the results schema, run names and fold summaries.
+"""Run folders: their layout, atomic reading and writing, the results schema, run names and fold summaries
+(a cross-subject parent's, and k-fold selection's over runs that differ only in their validation fold).
 
 A run folder holds config.json (the resolved config), split.json (the sequence ids of each part),
 metrics.csv (one row per epoch), last.pt and best.pt (checkpoints) and results.json. A cross-subject
@@ -8,6 +9,7 @@ parent folder holds one run folder per fold and a results.json that summarises t
 from __future__ import annotations
 
 import csv
+import dataclasses
 import fcntl
 import json
 import logging
@@ -208,6 +210,18 @@ class RunDir:
         except OSError as e:
             raise HandRNNError(f"{path}: cannot read ({e.strerror or e})") from None
 
+    def last_epoch(self) -> dict[str, float]:
+        """metrics.csv's last row (the last finished epoch), as numbers (nan where a field is empty)."""
+        path = self.path / METRICS
+        try:
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            return {k: float(v) if v not in ("", None) else float("nan") for k, v in rows[-1].items()}
+        except FileNotFoundError:
+            raise HandRNNError(f"{self}: not a run folder (no {METRICS})") from None
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, IndexError, AttributeError, csv.Error) as e:
+            raise HandRNNError(f"{path}: not a readable metrics file ({e.__class__.__name__}: {e})") from None
+
     def write_results(self, results: dict) -> None:
         write_json(self.path / RESULTS, results)
 
@@ -353,3 +367,61 @@ def summarise_folds(out_root: Path, results: list[dict]) -> dict:
     }
     write_json(Path(out_root) / RESULTS, summary)
     return summary
+
+
+WHERE_FIELDS = ("val_fold", "name", "out", "threads", "device")  # where and how fast a run trained, not what
+
+
+def fold_groups(runs: list[RunDir]) -> list[dict]:
+    """k-fold selection (--val-fold): finished runs grouped by their config less the validation fold (and where
+    they ran), each group's validation sequences right at the last epoch summed over its folds, its mean
+    last-epoch validation loss and test accuracy, best first (accuracy over the folds held, then lower loss).
+    `changes` names the config fields, and this group's values, that differ between the groups given."""
+    groups: dict[str, dict] = {}
+    for run in runs:
+        if run.folds():
+            raise HandRNNError(f"{run}: a cross-subject folder; k-fold selection reads runs made with --val-fold")
+        if not run.finished():
+            raise HandRNNError(f"{run}: unfinished ({run.epochs_done()} epoch(s), no {RESULTS}); finish or resume it")
+        cfg, res, last = run.read_config(), run.read_results(), run.last_epoch()
+        if cfg.val_fold < 1 or not res["sizes"]["val"]:
+            raise HandRNNError(f"{run}: not a k-fold run (made without --val-fold); give runs of folds 1 to n")
+        fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in WHERE_FIELDS}
+        group = groups.setdefault(json.dumps(fields, sort_keys=True), {"fields": fields, "config": cfg, "folds": {}})
+        if cfg.val_fold in group["folds"]:
+            other = group["folds"][cfg.val_fold]["run"]
+            raise HandRNNError(f"{run} and {other}: the same config and fold {cfg.val_fold} twice; give one of them")
+        n = res["sizes"]["val"]
+        group["folds"][cfg.val_fold] = {
+            "run": run.path.name,
+            "right": round(last["val_acc"] * n),
+            "n": n,
+            "val_loss": last["val_loss"],
+            "test_acc": res["test_acc_last_epoch"],
+            "seconds_per_epoch": res["seconds_per_epoch"],
+        }
+    keys = {k for g in groups.values() for k in g["fields"]}
+    varying = sorted(k for k in keys if len({repr(g["fields"].get(k)) for g in groups.values()}) > 1)
+    rows = [summarise_group(g, varying) for g in groups.values()]
+    return sorted(rows, key=lambda r: (-r["right"] / r["n"], r["val_loss"]))
+
+
+def summarise_group(group: dict, varying: list[str]) -> dict:
+    """One k-fold group's row of fold_groups."""
+    folds = [group["folds"][k] for k in sorted(group["folds"])]
+    test = np.array([f["test_acc"] for f in folds])
+    return {
+        "runs": [f["run"] for f in folds],
+        "folds": sorted(group["folds"]),
+        "of": round(1 / group["fields"]["val_fraction"]),
+        "changes": {k: group["fields"][k] for k in varying},
+        "describe": describe(group["config"]),
+        "protocol": group["fields"]["protocol"],
+        "right": sum(f["right"] for f in folds),
+        "n": sum(f["n"] for f in folds),
+        "right_per_fold": [f["right"] for f in folds],
+        "val_loss": float(np.mean([f["val_loss"] for f in folds])),
+        "test_acc_mean": float(test.mean()),
+        "test_acc_std": float(test.std(ddof=1)) if len(test) > 1 else 0.0,
+        "seconds_per_epoch": float(np.mean([f["seconds_per_epoch"] for f in folds])),
+    }
