@@ -556,7 +556,8 @@ def test_table_folds_sums_each_configs_validation_over_its_folds(tree, tmp_path,
     unfinished = tmp_path / "unfinished"
     shutil.copytree(runs["u4", 2], unfinished)
     (unfinished / "results.json").unlink()
-    for extra, message in [(plain, "not a k-fold run"), (twice, "fold 1 twice"), (unfinished, "unfinished")]:
+    cases = [(plain, "not a k-fold run"), (twice, "fold 1 twice"), (unfinished, "unfinished")]
+    for extra, message in cases + [(tmp_path / "missing", "not a run folder")]:
         capsys.readouterr()
         assert main(["table", "--folds", str(runs["u4", 1]), str(extra)]) == 2
         err = capsys.readouterr().err

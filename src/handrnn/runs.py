@@ -382,23 +382,31 @@ def fold_groups(runs: list[RunDir]) -> list[dict]:
         if run.folds():
             raise HandRNNError(f"{run}: a cross-subject folder; k-fold selection reads runs made with --val-fold")
         if not run.finished():
-            raise HandRNNError(f"{run}: unfinished ({run.epochs_done()} epoch(s), no {RESULTS}); finish or resume it")
+            done = run.epochs_done()
+            raise HandRNNError(
+                f"{run}: unfinished ({done} epoch(s), no {RESULTS}); finish or resume it"
+                if done
+                else f"{run}: not a run folder (no {RESULTS})"
+            )
         cfg, res, last = run.read_config(), run.read_results(), run.last_epoch()
-        if cfg.val_fold < 1 or not res["sizes"]["val"]:
+        if cfg.val_fold < 1:
             raise HandRNNError(f"{run}: not a k-fold run (made without --val-fold); give runs of folds 1 to n")
+        try:
+            n, test_acc, seconds = res["sizes"]["val"], res["test_acc_last_epoch"], res["seconds_per_epoch"]
+        except (KeyError, TypeError) as e:
+            raise HandRNNError(f"{run}: {RESULTS} lacks {e} (another handrnn version?)") from None
         fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in WHERE_FIELDS}
         group = groups.setdefault(json.dumps(fields, sort_keys=True), {"fields": fields, "config": cfg, "folds": {}})
         if cfg.val_fold in group["folds"]:
             other = group["folds"][cfg.val_fold]["run"]
             raise HandRNNError(f"{run} and {other}: the same config and fold {cfg.val_fold} twice; give one of them")
-        n = res["sizes"]["val"]
         group["folds"][cfg.val_fold] = {
             "run": run.path.name,
             "right": round(last["val_acc"] * n),
             "n": n,
             "val_loss": last["val_loss"],
-            "test_acc": res["test_acc_last_epoch"],
-            "seconds_per_epoch": res["seconds_per_epoch"],
+            "test_acc": test_acc,
+            "seconds_per_epoch": seconds,
         }
     keys = {k for g in groups.values() for k in g["fields"]}
     varying = sorted(k for k in keys if len({repr(g["fields"].get(k)) for g in groups.values()}) > 1)
