@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .errors import HandRNNError
+from .runs import read_metrics
 
 
 def save(fig, out: Path, title: str = "") -> Path:
@@ -29,17 +29,6 @@ def save(fig, out: Path, title: str = "") -> Path:
     finally:
         plt.close(fig)
     return out
-
-
-def read_metrics(path: Path) -> dict[str, np.ndarray]:
-    """metrics.csv as columns; a damaged file is one clear error."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        cols = rows[0].keys() if rows else []
-        return {c: np.array([float(r[c]) if r[c] not in ("", None) else np.nan for r in rows]) for c in cols}
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
-        raise HandRNNError(f"{path}: not a readable metrics file ({e})") from None
 
 
 def plot_curves(runs: dict[str, Path], out: Path, title: str = "") -> Path:

@@ -210,18 +210,6 @@ class RunDir:
         except OSError as e:
             raise HandRNNError(f"{path}: cannot read ({e.strerror or e})") from None
 
-    def last_epoch(self) -> dict[str, float]:
-        """metrics.csv's last row (the last finished epoch), as numbers (nan where a field is empty)."""
-        path = self.path / METRICS
-        try:
-            with open(path, newline="") as f:
-                rows = list(csv.DictReader(f))
-            return {k: float(v) if v not in ("", None) else float("nan") for k, v in rows[-1].items()}
-        except FileNotFoundError:
-            raise HandRNNError(f"{self}: not a run folder (no {METRICS})") from None
-        except (OSError, UnicodeDecodeError, ValueError, TypeError, IndexError, AttributeError, csv.Error) as e:
-            raise HandRNNError(f"{path}: not a readable metrics file ({e.__class__.__name__}: {e})") from None
-
     def write_results(self, results: dict) -> None:
         write_json(self.path / RESULTS, results)
 
@@ -357,6 +345,17 @@ def default_name(cfg: Config) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}-{size_label(cfg)}-{proto}-b{cfg.batch_size}-lr{cfg.lr:g}-s{cfg.seed}"
 
 
+def read_metrics(path: Path) -> dict[str, np.ndarray]:
+    """metrics.csv as columns; a damaged file is one clear error."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        cols = rows[0].keys() if rows else []
+        return {c: np.array([float(r[c]) if r[c] not in ("", None) else np.nan for r in rows]) for c in cols}
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as e:
+        raise HandRNNError(f"{path}: not a readable metrics file ({e})") from None
+
+
 def summarise_folds(out_root: Path, results: list[dict]) -> dict:
     """Mean and std of the folds' test accuracy, written to the parent folder's results.json."""
     accs = np.array([r["test_acc"] for r in results])
@@ -388,7 +387,9 @@ def fold_groups(runs: list[RunDir]) -> list[dict]:
                 if done
                 else f"{run}: not a run folder (no {RESULTS})"
             )
-        cfg, res, last = run.read_config(), run.read_results(), run.last_epoch()
+        cfg, res, last = run.read_config(), run.read_results(), read_metrics(run.metrics_path)
+        if not len(last.get("val_acc", ())):
+            raise HandRNNError(f"{run.metrics_path}: no epoch with a validation accuracy")
         if cfg.val_fold < 1:
             raise HandRNNError(f"{run}: not a k-fold run (made without --val-fold); give runs of folds 1 to n")
         try:
@@ -402,9 +403,9 @@ def fold_groups(runs: list[RunDir]) -> list[dict]:
             raise HandRNNError(f"{run} and {other}: the same config and fold {cfg.val_fold} twice; give one of them")
         group["folds"][cfg.val_fold] = {
             "run": run.path.name,
-            "right": round(last["val_acc"] * n),
+            "right": round(float(last["val_acc"][-1]) * n),
             "n": n,
-            "val_loss": last["val_loss"],
+            "val_loss": float(last["val_loss"][-1]),
             "test_acc": test_acc,
             "seconds_per_epoch": seconds,
         }

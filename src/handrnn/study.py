@@ -228,7 +228,7 @@ def run_numbers(run: RunDir) -> dict | None:
     """Ours (test at the best validation epoch), CW3's way (peak test over epochs), time, from a run folder."""
     if not run.finished():
         return None
-    from .plots import read_metrics
+    from .runs import read_metrics
 
     res = run.read_results()
     m = read_metrics(run / "metrics.csv")
