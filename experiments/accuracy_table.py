@@ -428,6 +428,12 @@ ROUND36 = {  # 1:1 on the CPU: the 3-member 1:1 preset with k-fold selection, re
     folds("v36-11k3-base"): "the 1:1 preset (3 members, co-distilled)",
     folds("v36-11k3-step3"): "+ every 3rd frame, --frame-step 3",
 }
+ROUND37 = {  # 1:3 on the CPU: the 3-member 1:3 preset as it stands (every 4th frame), k-fold, with one change each
+    folds("v37-13k3-base"): "the 1:3 preset as it stands (3 members, every 4th frame)",
+    folds("v37-13k3-members5"): "+ five members, --members 5",
+    folds("v37-13k3-steps3600"): "+ twice the training, --min-steps 3600",
+    folds("v37-13k3-tempaug"): "+ stronger temporal augmentation, --speed 0.5 --crop 0.3",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -458,6 +464,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 34 (1:1, one network, k-fold)", ROUND34, "folds 1 to 5"),
     ("round 35 (1:3, one network, k-fold)", ROUND35, "folds 1 to 5"),
     ("round 36 (1:1, 3 members, k-fold)", ROUND36, "folds 1 to 5"),
+    ("round 37 (1:3, 3 members, k-fold)", ROUND37, "folds 1 to 5"),
 )
 
 

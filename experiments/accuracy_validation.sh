@@ -26,14 +26,15 @@
 # round 32 (1:3, k-fold): one network reading every 2nd, 3rd or 4th frame (--frame-step); round 33 (1:3, k-fold):
 # the whole 3-member preset reading every 4th frame; round 34 (1:1, k-fold): one network reading every 3rd or 4th
 # frame; round 35 (1:3, k-fold): one network reading every 6th or 8th frame; round 36 (1:1, k-fold): the whole
-# 3-member preset reading every 3rd frame. (Round 19,
+# 3-member preset reading every 3rd frame; round 37 (1:3, k-fold): the whole 3-member preset with five members,
+# twice the training or stronger temporal augmentation. (Round 19,
 # one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
 # 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
-# Usage: JOBS=2 [ROUNDS="2 3 ... 36"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# Usage: JOBS=2 [ROUNDS="2 3 ... 37"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 # (ROUNDS left out runs rounds 2 to 18 and 20 to 36)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
@@ -320,9 +321,15 @@ round36() {  # 1:1, k-fold selection of the whole 3-member 1:1 preset (as round 
   # every 3rd frame (round 34's leader on one network)
   one_change_each_fold v36-11k3 "$K11" base "step3 --frame-step 3"
 }
+round37() {  # 1:3, k-fold selection of the whole 3-member preset as it stands (every 4th frame since round 33: the
+  # same runs as round 33's v33-13k3-step4-fF), with five members (features cycled: three on pose,vel, two on the palm
+  # frame), twice the training (--min-steps 3600: 450 epochs), or round 15's stronger temporal augmentation
+  one_change_each_fold v37-13k3 "$K13" base "members5 --members 5" "steps3600 --min-steps 3600" \
+    "tempaug --speed 0.5 --crop 0.3"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
