@@ -2,6 +2,8 @@
 # Issue 9's accuracy runs: the ablation on 1:1 (seed 0, validation carved from training) and the `best` preset on
 # every protocol. Runs that already have results.json are kept. JOBS=2 runs two at a time (each with --threads 1).
 # Usage: experiments/accuracy.sh DATA_DIR [OUT_DIR]; then experiments/accuracy_table.py OUT_DIR writes the tables.
+# Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
+# that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 aug="--speed 0.25 --crop 0.2 --rotate 30 --scale 0.2 --jitter 2"
@@ -75,6 +77,8 @@ commands() {  # one "name flags..." line per run
   echo "bestd2-1-3-s0 --protocol 1:3 --preset best --seed 0 --depth 2"
   # validation round 33's change on 1:3: the network reads every 4th frame (--frame-step 4)
   for s in 0 1 2; do echo "bests4-1-3-s$s --protocol 1:3 --preset best --seed $s --distill 1 --frame-step 4"; done
+  # validation round 36's change on 1:1: the network reads every 3rd frame (--frame-step 3)
+  for s in 0 1 2; do echo "bests3-1-1-s$s --protocol 1:1 --preset best --seed $s --frame-step 3"; done
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)
   for s in 0 1 2; do
     echo "bestm-cw3-s$s --protocol cw3 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""

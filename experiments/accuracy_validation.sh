@@ -34,6 +34,8 @@
 # 0 to 2),
 # SEEDS21 round 21's (default 0 to 4).
 # Runs that already have results.json are kept.
+# Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
+# that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
 # Usage: JOBS=2 [ROUNDS="2 3 ... 37"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
 # (ROUNDS left out runs rounds 2 to 18 and 20 to 36)
 set -euo pipefail
