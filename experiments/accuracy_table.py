@@ -60,8 +60,18 @@ def ablation(root: Path) -> list[str]:
 
 def presets(root: Path) -> list[str]:
     groups = {
-        "1:1, best (3 members; member 2 on pose,vel since round 11)": [f"bestm-1-1-s{s}" for s in range(3)],
+        "1:1, best (every 3rd frame, --frame-step 3, since round 36)": [f"bests3-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 36 (3 members, member 2 on pose,vel since round 11; co-distilled, --distill 1, since round "
+        "21)": [f"bestcd-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 21 (3 members; member 2 on pose,vel since round 11)": [
+            f"bestm-1-1-s{s}" for s in range(3)
+        ],
         "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
+        "1:1, best, one network taught by the 3-member preset run of its seed (--teacher, round 24; every 3rd frame since "
+        "round 36)": [f"one3ts3-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 36, one network taught by the 3-member preset run of its seed (--teacher, round 24)": [
+            f"one3t-1-1-s{s}" for s in range(3)
+        ],
         "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
         "1:3, best before round 20 (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
         "round 15)": ["bestd-1-3", "bestd-1-3-s1", "bestd-1-3-s2"],
