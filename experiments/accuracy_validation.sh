@@ -37,7 +37,7 @@
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
 # Usage: JOBS=2 [ROUNDS="2 3 ... 37"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 36)
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 37)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
