@@ -77,14 +77,14 @@ commands() {  # one "name flags..." line per run
   echo "bestd2-1-3-s0 --protocol 1:3 --preset best --seed 0 --depth 2"
   # validation round 33's change on 1:3: the network reads every 4th frame (--frame-step 4)
   for s in 0 1 2; do echo "bests4-1-3-s$s --protocol 1:3 --preset best --seed $s --distill 1 --frame-step 4"; done
-  # validation round 37's change on 1:3: twice the training (--min-steps 3600: 400 epochs)
-  for s in 0 1 2; do echo "bestl-1-3-s$s --protocol 1:3 --preset best --seed $s --min-steps 3600"; done
   # validation round 36's change on 1:1: the network reads every 3rd frame (--frame-step 3)
   for s in 0 1 2; do echo "bests3-1-1-s$s --protocol 1:1 --preset best --seed $s --frame-step 3"; done
   # one network of it, taught by the preset run of its seed as in round 24 (run again once bests3-1-1-sS are done)
   for s in 0 1 2; do
     echo "one3ts3-1-1-s$s --protocol 1:1 --preset best --members 1 --member-features \"''\" --seed $s --distill 1 --frame-step 3 --teacher $out/bests3-1-1-s$s"
   done
+  # validation round 37's change on 1:3: twice the training (--min-steps 3600: 400 epochs)
+  for s in 0 1 2; do echo "bestl-1-3-s$s --protocol 1:3 --preset best --seed $s --min-steps 3600"; done
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)
   for s in 0 1 2; do
     echo "bestm-cw3-s$s --protocol cw3 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""
