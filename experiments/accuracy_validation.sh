@@ -27,7 +27,8 @@
 # the whole 3-member preset reading every 4th frame; round 34 (1:1, k-fold): one network reading every 3rd or 4th
 # frame; round 35 (1:3, k-fold): one network reading every 6th or 8th frame; round 36 (1:1, k-fold): the whole
 # 3-member preset reading every 3rd frame; round 37 (1:3, k-fold): the whole 3-member preset with five members,
-# twice the training or stronger temporal augmentation. (Round 19,
+# twice the training or stronger temporal augmentation; round 38 (3:1, k-fold) and round 39 (cw3, k-fold): one
+# network reading every 3rd frame. (Round 19,
 # one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -36,8 +37,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 37"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 37)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 39"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 39)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -329,9 +330,18 @@ round37() {  # 1:3, k-fold selection of the whole 3-member preset as it stands (
   one_change_each_fold v37-13k3 "$K13" base "members5 --members 5" "steps3600 --min-steps 3600" \
     "tempaug --speed 0.5 --crop 0.3"
 }
+K31_ONE="--protocol 3:1 --preset best --members 1 --member-features \"''\" --val-fraction 0.2 --val-fold FOLD --seed 0"
+round38() {  # 3:1, k-fold selection (seed 0's five folds of its 887 training sequences) of one network of the 3:1
+  # preset (the palm frame): as it stands, and reading every 3rd frame (the 1:1 preset's step since round 36)
+  one_change_each_fold v38-31k "$K31_ONE" base "step3 --frame-step 3"
+}
+round39() {  # cw3, k-fold as round 38 (seed 0's five folds of its 950 training sequences): one network of the cw3
+  # preset on the palm frame (its member 1), as it stands and reading every 3rd frame
+  one_change_each_fold v39-cwk "${K31_ONE/3:1/cw3}" base "step3 --frame-step 3"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
