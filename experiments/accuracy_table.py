@@ -447,6 +447,18 @@ ROUND37 = {  # 1:3 on the CPU: the 3-member 1:3 preset as it stands (every 4th f
     folds("v37-13k3-steps3600"): "+ twice the training, --min-steps 3600",
     folds("v37-13k3-tempaug"): "+ stronger temporal augmentation, --speed 0.5 --crop 0.3",
 }
+ROUND38 = {  # 3:1 on the CPU, k-fold: one network of the 3:1 preset (palm frame) reading every frame or every 3rd
+    folds("v38-31k-base"): "one network of the 3:1 preset (palm frame)",
+    folds("v38-31k-step3"): "+ every 3rd frame, --frame-step 3",
+}
+ROUND39 = {  # cw3 on the CPU, k-fold: one network of the cw3 preset on the palm frame (its member 1), the same
+    folds("v39-cwk-base"): "one network of the cw3 preset (palm frame; --member-features '')",
+    folds("v39-cwk-step3"): "+ every 3rd frame, --frame-step 3",
+}
+ROUND40 = {  # cross-subject as round 10 (one held-out training subject), folds 1 to 4: every frame or every 3rd
+    "+".join(f"v40-xs{f}-base" for f in range(1, 5)): "one network of the preset (pose, vel, --bones 0.2)",
+    "+".join(f"v40-xs{f}-step3" for f in range(1, 5)): "+ every 3rd frame, --frame-step 3",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -478,6 +490,9 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 35 (1:3, one network, k-fold)", ROUND35, "folds 1 to 5"),
     ("round 36 (1:1, 3 members, k-fold)", ROUND36, "folds 1 to 5"),
     ("round 37 (1:3, 3 members, k-fold)", ROUND37, "folds 1 to 5"),
+    ("round 38 (3:1, one network, k-fold)", ROUND38, "folds 1 to 5"),
+    ("round 39 (cw3, one network, k-fold)", ROUND39, "folds 1 to 5"),
+    ("round 40 (cross-subject, one network)", ROUND40, "folds 1 to 4"),
 )
 
 
