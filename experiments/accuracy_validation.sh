@@ -29,8 +29,7 @@
 # 3-member preset reading every 3rd frame; round 37 (1:3, k-fold): the whole 3-member preset with five members,
 # twice the training or stronger temporal augmentation; round 38 (3:1, k-fold) and round 39 (cw3, k-fold): one
 # network reading every 3rd frame; round 40 (cross-subject, validated on a held-out training subject): the same.
-# (Round 19,
-# one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
+# (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
 # 0 to 2),
