@@ -330,7 +330,7 @@ round37() {  # 1:3, k-fold selection of the whole 3-member preset as it stands (
   one_change_each_fold v37-13k3 "$K13" base "members5 --members 5" "steps3600 --min-steps 3600" \
     "tempaug --speed 0.5 --crop 0.3"
 }
-K31_ONE="--protocol 3:1 --preset best --members 1 --member-features \"''\" --val-fraction 0.2 --val-fold FOLD --seed 0"
+K31_ONE="${K11_ONE/1:1/3:1}"  # round 34's one network and folds, on 3:1
 round38() {  # 3:1, k-fold selection (seed 0's five folds of its 887 training sequences) of one network of the 3:1
   # preset (the palm frame): as it stands, and reading every 3rd frame (the 1:1 preset's step since round 36)
   one_change_each_fold v38-31k "$K31_ONE" base "step3 --frame-step 3"
