@@ -459,6 +459,10 @@ ROUND40 = {  # cross-subject as round 10 (one held-out training subject), folds 
     "+".join(f"v40-xs{f}-base" for f in range(1, 5)): "one network of the preset (pose, vel, --bones 0.2)",
     "+".join(f"v40-xs{f}-step3" for f in range(1, 5)): "+ every 3rd frame, --frame-step 3",
 }
+ROUND41 = {  # cw3 on the CPU: the 3-member cw3 preset with k-fold selection, reading every frame or every 3rd
+    folds("v41-cwk3-base"): "the cw3 preset (3 members: two on the palm frame, one on pose,vel)",
+    folds("v41-cwk3-step3"): "+ every 3rd frame, --frame-step 3",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -493,6 +497,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 38 (3:1, one network, k-fold)", ROUND38, "folds 1 to 5"),
     ("round 39 (cw3, one network, k-fold)", ROUND39, "folds 1 to 5"),
     ("round 40 (cross-subject, one network)", ROUND40, "folds 1 to 4"),
+    ("round 41 (cw3, 3 members, k-fold)", ROUND41, "folds 1 to 5"),
 )
 
 
