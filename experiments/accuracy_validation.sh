@@ -348,16 +348,17 @@ round40() {  # cross-subject folds 1 to 4 as round 10 (validated on one held-out
     echo "v40-xs$f-step3 $flags --fold $f --frame-step 3"
   done
 }
-KCW="${K11/1:1/cw3}"  # round 36's 3-member k-fold, on cw3
-round41() {  # cw3, k-fold selection of the whole 3-member cw3 preset (as round 36 on 1:1): as it stands, and reading
-  # every 3rd frame (round 39's leader on one network); the five longer runs first
-  one_change_each_fold v41-cwk3 "$KCW" base
-  one_change_each_fold v41-cwk3 "$KCW" "step3 --frame-step 3"
+every_frame_or_3rd() {  # PREFIX PROTOCOL: round 36's k-fold of the whole 3-member preset on PROTOCOL, as it
+  # stands and reading every 3rd frame; the five longer runs first
+  one_change_each_fold "$1" "${K11/1:1/$2}" base
+  one_change_each_fold "$1" "${K11/1:1/$2}" "step3 --frame-step 3"
 }
-round42() {  # 3:1, k-fold selection of the whole 3-member 3:1 preset as round 41 on cw3: as it stands, and reading
-  # every 3rd frame (round 38's leader on one network); the five longer runs first
-  one_change_each_fold v42-31k3 "${KCW/cw3/3:1}" base
-  one_change_each_fold v42-31k3 "${KCW/cw3/3:1}" "step3 --frame-step 3"
+round41() {  # cw3, as round 36 on 1:1: the whole 3-member cw3 preset reading every 3rd frame (round 39's leader on
+  # one network) or every frame
+  every_frame_or_3rd v41-cwk3 cw3
+}
+round42() {  # 3:1, the same for the whole 3-member 3:1 preset (round 38's leader on one network)
+  every_frame_or_3rd v42-31k3 3:1
 }
 commands() {
   local r
