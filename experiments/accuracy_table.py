@@ -463,6 +463,15 @@ ROUND41 = {  # cw3 on the CPU: the 3-member cw3 preset with k-fold selection, re
     folds("v41-cwk3-base"): "the cw3 preset (3 members: two on the palm frame, one on pose,vel)",
     folds("v41-cwk3-step3"): "+ every 3rd frame, --frame-step 3",
 }
+ROUND42 = {  # 3:1 on the CPU: the 3-member 3:1 preset with k-fold selection, reading every frame or every 3rd
+    folds("v42-31k3-base"): "the 3:1 preset (3 members on the palm frame)",
+    folds("v42-31k3-step3"): "+ every 3rd frame, --frame-step 3",
+}
+ROUND43 = {  # 1:3 on the CPU: the 3-member 1:3 preset with k-fold selection, with a new augmentation each
+    folds("v43-13k3-base"): "the 1:3 preset as it stands (3 members, every 4th frame, 400 epochs)",
+    folds("v43-13k3-warp"): "+ uneven speed, --warp 0.5",
+    folds("v43-13k3-drift"): "+ a turning camera, --drift 30",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -498,6 +507,8 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 39 (cw3, one network, k-fold)", ROUND39, "folds 1 to 5"),
     ("round 40 (cross-subject, one network)", ROUND40, "folds 1 to 4"),
     ("round 41 (cw3, 3 members, k-fold)", ROUND41, "folds 1 to 5"),
+    ("round 42 (3:1, 3 members, k-fold)", ROUND42, "folds 1 to 5"),
+    ("round 43 (1:3, 3 members, k-fold)", ROUND43, "folds 1 to 5"),
 )
 
 

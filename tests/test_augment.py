@@ -126,3 +126,51 @@ def test_augmentation_chains_steps_reproducibly_and_is_off_by_default():
         Augmentation(rotate=30, mirror=0.0)(frames, np.random.default_rng(7)),
         Augmentation(rotate=30)(frames, np.random.default_rng(7)),
     )  # an off step draws nothing
+
+
+def test_warp_plays_stretches_at_their_own_speeds_keeping_length_ends_and_order():
+    t = np.arange(61, dtype=np.float64)  # 60 steps: the 4 stretches are 15 output frames each
+    ramp = np.broadcast_to(t[:, None, None], (61, 21, 3)).copy()  # each frame holds its own time
+    rng = np.random.default_rng(10)
+    for _ in range(20):
+        y = augment.warp(ramp, rng, 0.5)
+        read = y[:, 0, 0]  # the input time each output frame shows
+        assert y.shape == ramp.shape and read[0] == 0 and read[-1] == pytest.approx(60)
+        speeds = np.diff(read).reshape(augment.WARP_STRETCHES, 15)  # input frames per output frame
+        assert np.all(speeds > 0)  # time only runs forward
+        assert np.allclose(speeds, speeds[:, :1])  # one speed within each stretch
+        assert speeds.max() / speeds.min() <= 1.5**2 + 1e-9  # each factor in [1/1.5, 1.5]
+    firsts = {round(float(augment.warp(ramp, rng, 0.5)[1, 0, 0]), 6) for _ in range(10)}
+    assert len(firsts) > 5  # drawn afresh each time
+    assert np.allclose(augment.warp(ramp, rng, 0.0), ramp)  # no warp: the sequence itself
+    assert np.array_equal(augment.warp(ramp[:1], rng, 0.5), ramp[:1])
+
+
+def test_drift_turns_the_camera_gradually_keeping_every_bone_length():
+    x = hand_sequence(30)
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        y = augment.drift(x, rng, 40)
+        assert np.allclose(bone_lengths(y), bone_lengths(x))
+        assert np.allclose(y[0], x[0])  # no turn yet at the first frame
+        c = x.reshape(-1, 3).mean(0)
+        turn = np.linalg.lstsq(x[-1] - c, y[-1] - c, rcond=None)[0]  # the last frame's rotation
+        angle = np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1)))
+        assert np.allclose(turn @ turn.T, np.eye(3), atol=1e-6) and angle <= 40 + 1e-6
+        half = np.linalg.lstsq(x[15] - c, y[15] - c, rcond=None)[0]
+        mid = np.degrees(np.arccos(np.clip((np.trace(half) - 1) / 2, -1, 1)))
+        assert mid == pytest.approx(angle * 15 / 29, abs=1e-4)  # growing evenly with time
+    assert not np.allclose(y[-1], x[-1])
+    assert np.allclose(augment.drift(x, rng, 0.0), x)
+
+
+def test_new_steps_off_draw_nothing_and_on_join_the_chain():
+    frames = hand_sequence(30).reshape(30, -1)
+    base = Augmentation(speed=0.2, rotate=30, jitter=1.0)
+    same = Augmentation(speed=0.2, warp=0.0, rotate=30, drift=0.0, jitter=1.0)
+    assert np.array_equal(base(frames, np.random.default_rng(3)), same(frames, np.random.default_rng(3)))
+    warped = Augmentation(speed=0.2, warp=0.5, rotate=30, drift=20, jitter=1.0)
+    y = warped(frames, np.random.default_rng(3))
+    assert y.shape[1] == 63 and np.array_equal(y, warped(frames, np.random.default_rng(3)))
+    assert not np.array_equal(y, base(frames, np.random.default_rng(3)))
+    assert Augmentation(warp=0.3) and Augmentation(drift=5.0)

@@ -83,11 +83,13 @@ class Config:
     )
     # augmentation of training sequences, on the fly (0 = off)
     speed: float = opt(0.0, "play speed factor log-uniform in [1/(1+s), 1+s]")
+    warp: float = opt(0.0, "uneven speed: 4 equal stretches of a sequence, each at its own factor in [1/(1+w), 1+w]")
     crop: float = opt(0.0, "keep a random window of at least 1 - crop of the frames")
     drop: float = opt(0.0, "leave out each frame with this probability")
     bones: float = opt(0.0, "hand shape: each bone's length times its own factor in [1 - b, 1 + b], directions kept")
     mirror: float = opt(0.0, "probability of reflecting a training sequence left-right (the other hand's motion)")
     rotate: float = opt(0.0, "random 3D rotation up to this many degrees")
+    drift: float = opt(0.0, "camera turning during the action: rotation from 0 to up to this many degrees at the end")
     scale: float = opt(0.0, "scale by a factor in [1 - scale, 1 + scale]")
     jitter: float = opt(0.0, "Gaussian noise on every coordinate, millimetres")
     # optimisation (CW3 defaults)
@@ -183,7 +185,9 @@ NOT_NEGATIVE = (
     "grad_clip",
     "warmup",
     "speed",
+    "warp",
     "rotate",
+    "drift",
     "jitter",
     "seed",
 )

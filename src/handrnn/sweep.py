@@ -155,6 +155,8 @@ ADDED_LATER = {
     "val_fold": (0,),
     "teacher": ("",),
     "frame_step": (1,),
+    "warp": (0.0,),
+    "drift": (0.0,),
 }
 
 

@@ -221,11 +221,13 @@ class Prepared:
 def augmentation(cfg: Config) -> Augmentation:
     return Augmentation(
         speed=cfg.speed,
+        warp=cfg.warp,
         crop=cfg.crop,
         drop=cfg.drop,
         bones=cfg.bones,
         mirror=cfg.mirror,
         rotate=cfg.rotate,
+        drift=cfg.drift,
         scale=cfg.scale,
         jitter=cfg.jitter,
     )
