@@ -3,7 +3,7 @@ warp), crop, frame drop, hand shape (bone lengths), mirroring (a left hand from 
 turning during the action (drift).
 
 Each function maps x [T, 21, 3] (and a numpy Generator) to a new sequence; `Augmentation` chains the
-ones whose magnitude is not 0. Rotation and scaling act about the sequence's centre, so a hand stays
+ones whose magnitude is not 0. Rotation, drift and scaling act about the sequence's centre, so a hand stays
 where it was; rotation keeps every bone's length (tested).
 """
 
@@ -28,7 +28,7 @@ def axis_rotations(axis: np.ndarray, radians: np.ndarray) -> np.ndarray:
     """Rotation matrices [..., 3, 3] about the unit `axis` by each of `radians` [...] (Rodrigues)."""
     k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
     a = np.asarray(radians, dtype=np.float64)[..., None, None]
-    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k  # as before the batched form: same floats
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k  # ((1 - cos) k) @ k, as it always was: same floats
 
 
 def random_rotation(rng: np.random.Generator, max_degrees: float) -> np.ndarray:
