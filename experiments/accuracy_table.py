@@ -84,6 +84,7 @@ def presets(root: Path) -> list[str]:
         "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
+        "3:1, best (every 3rd frame, --frame-step 3, since round 42)": [f"bests3-3-1-s{s}" for s in range(3)],
         "3:1, best before round 42 (every frame)": ["best3-3-1"],
         "3:1, best with member 2 on pose,vel (--member-features; round 12 did not adopt it)": ["bestm-3-1"],
         "cw3, best (3 members; member 2 on pose,vel since round 14)": [f"bestm-cw3-s{s}" for s in range(3)],
