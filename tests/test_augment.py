@@ -20,6 +20,11 @@ def bone_lengths(x):
     return np.linalg.norm(x[:, list(child)] - x[:, list(parent)], axis=-1)
 
 
+def rotation_degrees(r):
+    """The angle of a rotation matrix [3, 3], in degrees."""
+    return np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))
+
+
 def test_rotation_keeps_every_bone_length_and_moves_the_joints():
     x = hand_sequence()
     rng = np.random.default_rng(1)
@@ -35,7 +40,7 @@ def test_random_rotation_is_a_proper_rotation_within_the_angle():
     for _ in range(20):
         r = augment.random_rotation(rng, 30)
         assert np.allclose(r @ r.T, np.eye(3)) and np.linalg.det(r) == pytest.approx(1)
-        angle = np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))
+        angle = rotation_degrees(r)
         assert angle <= 30 + 1e-6
 
 
@@ -155,10 +160,10 @@ def test_drift_turns_the_camera_gradually_keeping_every_bone_length():
         assert np.allclose(y[0], x[0])  # no turn yet at the first frame
         c = x.reshape(-1, 3).mean(0)
         turn = np.linalg.lstsq(x[-1] - c, y[-1] - c, rcond=None)[0]  # the last frame's rotation
-        angle = np.degrees(np.arccos(np.clip((np.trace(turn) - 1) / 2, -1, 1)))
+        angle = rotation_degrees(turn)
         assert np.allclose(turn @ turn.T, np.eye(3), atol=1e-6) and angle <= 40 + 1e-6
         half = np.linalg.lstsq(x[15] - c, y[15] - c, rcond=None)[0]
-        mid = np.degrees(np.arccos(np.clip((np.trace(half) - 1) / 2, -1, 1)))
+        mid = rotation_degrees(half)
         assert mid == pytest.approx(angle * 15 / 29, abs=1e-4)  # growing evenly with time
     assert not np.allclose(y[-1], x[-1])
     assert np.allclose(augment.drift(x, rng, 0.0), x)
