@@ -474,6 +474,12 @@ ROUND43 = {  # 1:3 on the CPU: the 3-member 1:3 preset with k-fold selection, wi
     folds("v43-13k3-drift"): "+ a turning camera, --drift 30",
 }
 
+ROUND44 = {  # cross-subject as round 40 (one held-out training subject), folds 1 to 4: round 40's base runs, and
+    # one network with a new augmentation each
+    "+".join(f"v40-xs{f}-base" for f in range(1, 5)): "one network of the preset (pose, vel, --bones 0.2)",
+    "+".join(f"v44-xs{f}-warp" for f in range(1, 5)): "+ uneven speed, --warp 0.5",
+    "+".join(f"v44-xs{f}-drift" for f in range(1, 5)): "+ a turning camera, --drift 30",
+}
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -510,6 +516,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 41 (cw3, 3 members, k-fold)", ROUND41, "folds 1 to 5"),
     ("round 42 (3:1, 3 members, k-fold)", ROUND42, "folds 1 to 5"),
     ("round 43 (1:3, 3 members, k-fold)", ROUND43, "folds 1 to 5"),
+    ("round 44 (cross-subject, one network)", ROUND44, "folds 1 to 4"),
 )
 
 
