@@ -480,6 +480,7 @@ ROUND44 = {  # cross-subject as round 40 (one held-out training subject), folds 
     "+".join(f"v44-xs{f}-warp" for f in range(1, 5)): "+ uneven speed, --warp 0.5",
     "+".join(f"v44-xs{f}-drift" for f in range(1, 5)): "+ a turning camera, --drift 30",
 }
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
