@@ -85,7 +85,11 @@ def presets(root: Path) -> list[str]:
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
         "3:1, best (every 3rd frame, --frame-step 3, since round 42)": [f"bests3-3-1-s{s}" for s in range(3)],
-        "3:1, best before round 42 (every frame)": ["best3-3-1"],
+        "3:1, best before round 42 (every frame; seed 0 before the grouped kernel)": [
+            "best3-3-1",
+            "best3-3-1-s1",
+            "best3-3-1-s2",
+        ],
         "3:1, best with member 2 on pose,vel (--member-features; round 12 did not adopt it)": ["bestm-3-1"],
         "cw3, best (3 members; member 2 on pose,vel since round 14)": [f"bestm-cw3-s{s}" for s in range(3)],
         "cw3, best before round 14 (3 members, each on local,vel,orient)": [f"best3-cw3-s{s}" for s in range(3)],
@@ -289,6 +293,11 @@ def folds(name: str) -> str:
     return "+".join(f"{name}-f{f}" for f in range(1, 6))
 
 
+def subject_folds(prefix: str, change: str) -> str:
+    """The runs validated on a held-out training subject, cross-subject folds 1 to 4: PREFIX1-CHANGE to PREFIX4-CHANGE."""
+    return "+".join(f"{prefix}{f}-{change}" for f in range(1, 5))
+
+
 ROUND9 = {  # 1:3 over more seeds (seeds 2 to 5 on a lent GPU; seeds 0 and 1 of the first two rows: round 7)
     "v4-13-base-s0+v13-ms1800-s1+" + seeds("v9-13-best256", range(2, 6)): "best256's network (one network)",
     "v7-13-best-s0+v7-13-best-s1+" + seeds("v9-13-best", range(2, 6)): "the best preset's network (local, vel, orient)",
@@ -306,7 +315,7 @@ ROUND10 = {  # round 8's protocol (one held-out training subject) on folds 1 to 
     "v8-xs1-best-posevel+v8-xs2-best-posevel+v10-xs3-posevel+v10-xs4-posevel": (
         "the best preset's cross-subject network, pose, vel (folds 1, 2: round 8's runs)"
     ),
-    "+".join(f"v10-xs{f}-posevel-bones" for f in range(1, 5)): "the same + --bones 0.2",
+    subject_folds("v10-xs", "posevel-bones"): "the same + --bones 0.2",
 }
 
 
@@ -349,7 +358,7 @@ ROUND17 = {  # cross-subject as round 10, hand-size-free features beside the pre
     ): "the preset's cross-subject network (pose, vel; --bones 0.2), folds 1, 2",
     "v17-xs1-angles": "+ joint angles (features pose, vel, angles), fold 1",
     "+".join(f"v17-xs{f}-dirs" for f in (1, 2)): "+ unit bone directions (features pose, vel, dirs), folds 1, 2",
-    "+".join(f"v17-xs{f}-dirs" for f in range(1, 5)): "+ unit bone directions (features pose, vel, dirs), folds 1 to 4",
+    subject_folds("v17-xs", "dirs"): "+ unit bone directions (features pose, vel, dirs), folds 1 to 4",
 }
 
 ROUND18 = {  # 1:3 on the CPU: one network of the 1:3 preset with mirroring, more dropout or fewer units (base: round 16's)
@@ -457,8 +466,8 @@ ROUND39 = {  # cw3 on the CPU, k-fold: one network of the cw3 preset on the palm
     folds("v39-cwk-step3"): "+ every 3rd frame, --frame-step 3",
 }
 ROUND40 = {  # cross-subject as round 10 (one held-out training subject), folds 1 to 4: every frame or every 3rd
-    "+".join(f"v40-xs{f}-base" for f in range(1, 5)): "one network of the preset (pose, vel, --bones 0.2)",
-    "+".join(f"v40-xs{f}-step3" for f in range(1, 5)): "+ every 3rd frame, --frame-step 3",
+    subject_folds("v40-xs", "base"): "one network of the preset (pose, vel, --bones 0.2)",
+    subject_folds("v40-xs", "step3"): "+ every 3rd frame, --frame-step 3",
 }
 ROUND41 = {  # cw3 on the CPU: the 3-member cw3 preset with k-fold selection, reading every frame or every 3rd
     folds("v41-cwk3-base"): "the cw3 preset (3 members: two on the palm frame, one on pose,vel)",
@@ -476,9 +485,9 @@ ROUND43 = {  # 1:3 on the CPU: the 3-member 1:3 preset with k-fold selection, wi
 
 ROUND44 = {  # cross-subject as round 40 (one held-out training subject), folds 1 to 4: round 40's base runs, and
     # one network with a new augmentation each
-    "+".join(f"v40-xs{f}-base" for f in range(1, 5)): "one network of the preset (pose, vel, --bones 0.2)",
-    "+".join(f"v44-xs{f}-warp" for f in range(1, 5)): "+ uneven speed, --warp 0.5",
-    "+".join(f"v44-xs{f}-drift" for f in range(1, 5)): "+ a turning camera, --drift 30",
+    subject_folds("v40-xs", "base"): "one network of the preset (pose, vel, --bones 0.2)",
+    subject_folds("v44-xs", "warp"): "+ uneven speed, --warp 0.5",
+    subject_folds("v44-xs", "drift"): "+ a turning camera, --drift 30",
 }
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
