@@ -489,6 +489,15 @@ ROUND44 = {  # cross-subject as round 40 (one held-out training subject), folds 
     subject_folds("v44-xs", "warp"): "+ uneven speed, --warp 0.5",
     subject_folds("v44-xs", "drift"): "+ a turning camera, --drift 30",
 }
+ROUND45 = {  # 3:1 on the CPU: the 3-member 3:1 preset with k-fold selection (round 42's runs as its base), and
+    # with online co-distillation of its members
+    folds("v42-31k3-step3"): "the 3:1 preset (3 members on the palm frame, every 3rd frame; round 42's runs)",
+    folds("v45-31k3-distill1"): "+ co-distillation, --distill 1",
+}
+ROUND46 = {  # cw3 on the CPU: the same for the 3-member cw3 preset (round 41's runs as its base)
+    folds("v41-cwk3-base"): "the cw3 preset (3 members: two on the palm frame, one on pose,vel; round 41's runs)",
+    folds("v46-cwk3-distill1"): "+ co-distillation, --distill 1",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -527,6 +536,8 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 42 (3:1, 3 members, k-fold)", ROUND42, "folds 1 to 5"),
     ("round 43 (1:3, 3 members, k-fold)", ROUND43, "folds 1 to 5"),
     ("round 44 (cross-subject, one network)", ROUND44, "folds 1 to 4"),
+    ("round 45 (3:1, 3 members, k-fold)", ROUND45, "folds 1 to 5"),
+    ("round 46 (cw3, 3 members, k-fold)", ROUND46, "folds 1 to 5"),
 )
 
 
