@@ -498,6 +498,10 @@ ROUND46 = {  # cw3 on the CPU: the same for the 3-member cw3 preset (round 41's 
     folds("v41-cwk3-base"): "the cw3 preset (3 members: two on the palm frame, one on pose,vel; round 41's runs)",
     folds("v46-cwk3-distill1"): "+ co-distillation, --distill 1",
 }
+ROUND47 = {  # cross-subject as round 44 (one held-out training subject), folds 1 to 4: the whole 3-member preset
+    subject_folds("v47-xs", "base"): "the cross-subject preset (3 members on pose, vel, --bones 0.2)",
+    subject_folds("v47-xs", "warp"): "+ uneven speed, --warp 0.5",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -538,6 +542,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 44 (cross-subject, one network)", ROUND44, "folds 1 to 4"),
     ("round 45 (3:1, 3 members, k-fold)", ROUND45, "folds 1 to 5"),
     ("round 46 (cw3, 3 members, k-fold)", ROUND46, "folds 1 to 5"),
+    ("round 47 (cross-subject, 3 members)", ROUND47, "folds 1 to 4"),
 )
 
 
