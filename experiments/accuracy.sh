@@ -87,6 +87,8 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do echo "bestl-1-3-s$s --protocol 1:3 --preset best --seed $s --min-steps 3600"; done
   # validation round 42's change on 3:1: the network reads every 3rd frame (--frame-step 3)
   for s in 0 1 2; do echo "bests3-3-1-s$s --protocol 3:1 --preset best --seed $s --frame-step 3"; done
+  # validation round 45's change on 3:1: the members co-distilled (--distill 1)
+  for s in 0 1 2; do echo "bestcd-3-1-s$s --protocol 3:1 --preset best --seed $s --distill 1"; done
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)
   for s in 0 1 2; do
     echo "bestm-cw3-s$s --protocol cw3 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""

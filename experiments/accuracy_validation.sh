@@ -32,7 +32,8 @@
 # round 41 (cw3, k-fold): the whole 3-member preset reading every 3rd frame; round 42 (3:1, k-fold): the same;
 # round 43 (1:3, k-fold): the whole 3-member preset with uneven speed (--warp) or a turning camera (--drift);
 # round 44 (cross-subject, as round 40): one network with the same two; round 45 (3:1, k-fold) and round 46 (cw3,
-# k-fold): the whole 3-member preset with online co-distillation of its members (--distill 1).
+# k-fold): the whole 3-member preset with online co-distillation of its members (--distill 1); round 47
+# (cross-subject, as round 44): the whole 3-member preset with uneven speed.
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -41,8 +42,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 46"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 46)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 47"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 47)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -382,9 +383,17 @@ round45() {  # 3:1, k-fold as round 42: the whole 3-member 3:1 preset (every 3rd
 round46() {  # cw3, the same for the whole 3-member cw3 preset (its base is round 41's v41-cwk3-base-fF)
   one_change_each_fold v46-cwk3 "${K11/1:1/cw3}" "distill1 --distill 1"
 }
+round47() {  # cross-subject folds 1 to 4 as round 44 (validated on one held-out training subject): the whole 3-member
+  # cross-subject preset as it stands and with uneven speed (round 44's one-network leader)
+  local f flags="--protocol cross-subject --val-fraction 0.1 --val-by subject --preset best"
+  for f in 1 2 3 4; do
+    echo "v47-xs$f-base $flags --fold $f"
+    echo "v47-xs$f-warp $flags --fold $f --warp 0.5"
+  done
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
