@@ -344,13 +344,20 @@ round39() {  # cw3, k-fold as round 38 (seed 0's five folds of its 950 training 
   # preset on the palm frame (its member 1), as it stands and reading every 3rd frame
   one_change_each_fold v39-cwk "${K31_ONE/3:1/cw3}" base "step3 --frame-step 3"
 }
+XS_ONE="--protocol cross-subject --members 1 --val-fraction 0.1 --val-by subject --preset best"  # rounds 40, 44
+one_change_each_subject() {  # PREFIX FLAGS CHANGE...: for cross-subject folds F = 1 to 4 (each validated on one
+  local prefix=$1 flags=$2 f c name  # held-out training subject) and each change "NAME [flags...]", the run
+  shift 2  # PREFIXF-NAME with FLAGS --fold F, then the change's flags
+  for f in 1 2 3 4; do
+    for c in "$@"; do
+      name=${c%% *}
+      echo "$prefix$f-$name $flags --fold $f${c#"$name"}"
+    done
+  done
+}
 round40() {  # cross-subject folds 1 to 4 as round 10 (validated on one held-out training subject): one network of
   # the cross-subject preset (pose,vel, --bones 0.2) as it stands and reading every 3rd frame
-  local f flags="--protocol cross-subject --members 1 --val-fraction 0.1 --val-by subject --preset best"
-  for f in 1 2 3 4; do
-    echo "v40-xs$f-base $flags --fold $f"
-    echo "v40-xs$f-step3 $flags --fold $f --frame-step 3"
-  done
+  one_change_each_subject v40-xs "$XS_ONE" base "step3 --frame-step 3"
 }
 every_frame_or_3rd() {  # PREFIX PROTOCOL: round 36's k-fold of the whole 3-member preset on PROTOCOL, as it
   # stands and reading every 3rd frame; the five longer runs first
@@ -370,11 +377,7 @@ round43() {  # 1:3, k-fold as round 37: the whole 3-member 1:3 preset as it stan
 }
 round44() {  # cross-subject folds 1 to 4 as round 40 (validated on one held-out training subject): one network of the
   # cross-subject preset with uneven speed or a turning camera; round 40's v40-xsF-base runs are the base
-  local f flags="--protocol cross-subject --members 1 --val-fraction 0.1 --val-by subject --preset best"
-  for f in 1 2 3 4; do
-    echo "v44-xs$f-warp $flags --fold $f --warp 0.5"
-    echo "v44-xs$f-drift $flags --fold $f --drift 30"
-  done
+  one_change_each_subject v44-xs "$XS_ONE" "warp --warp 0.5" "drift --drift 30"
 }
 round45() {  # 3:1, k-fold as round 42: the whole 3-member 3:1 preset (every 3rd frame since round 42; its base is round
   # 42's v42-31k3-step3-fF) with online co-distillation of its members (adopted on 1:3 and 1:1 in rounds 20 and 21)
@@ -385,11 +388,7 @@ round46() {  # cw3, the same for the whole 3-member cw3 preset (its base is roun
 }
 round47() {  # cross-subject folds 1 to 4 as round 44 (validated on one held-out training subject): the whole 3-member
   # cross-subject preset as it stands and with uneven speed (round 44's one-network leader)
-  local f flags="--protocol cross-subject --val-fraction 0.1 --val-by subject --preset best"
-  for f in 1 2 3 4; do
-    echo "v47-xs$f-base $flags --fold $f"
-    echo "v47-xs$f-warp $flags --fold $f --warp 0.5"
-  done
+  one_change_each_subject v47-xs "${XS_ONE/ --members 1/}" base "warp --warp 0.5"
 }
 commands() {
   local r
