@@ -158,6 +158,25 @@ def test_bidirectional_and_pooled_models_ignore_padding_in_every_length_mode(nam
     assert_every_length_mode_gives_the_logits_of_one_by_one(model, sequences(1))
 
 
+@pytest.mark.parametrize("eval_batch", [1, 7, 32, 1000])
+def test_evaluation_gives_each_sequence_its_own_logits_in_the_datas_order_whatever_the_batches(
+    monkeypatch, eval_batch
+):
+    """`predict` batches sequences of like length (EVAL_BATCH at a time, fewer padded frames); the logits come
+    back in the data's order and equal those of each sequence alone, however many batches there are."""
+    from handrnn import training
+
+    monkeypatch.setattr(training, "EVAL_BATCH", eval_batch)
+    g = torch.Generator().manual_seed(3)
+    seqs = [torch.randn(int(n), 63, generator=g) for n in torch.randint(1, 40, (70,), generator=g)]
+    torch.manual_seed(0)
+    model = RNNClassifier(num_classes=5, num_units=6, bidirectional=True, pool="mean").eval()
+    data = SequenceSet([s.numpy() for s in seqs], np.zeros(len(seqs)), Normaliser())
+    with torch.no_grad():
+        reference = logits_per_sequence(model, seqs)
+    torch.testing.assert_close(training.predict(model, data), reference)
+
+
 def test_the_backward_direction_starts_at_the_true_last_frame():
     """A bidirectional model's logits for a sequence do not change when padding follows it, but do when
     its own first or last frame changes."""

@@ -27,7 +27,7 @@ from .models import Ensemble, build_model
 from .runs import RunDir
 
 log = logging.getLogger(__name__)
-EVAL_BATCH = 256
+EVAL_BATCH = 32  # sequences of like length per evaluation batch: larger ones pad short sequences to long ones
 
 
 def train_one_epoch(
