@@ -159,7 +159,7 @@ def test_bidirectional_and_pooled_models_ignore_padding_in_every_length_mode(nam
 
 
 @pytest.mark.parametrize("eval_batch", [1, 7, 32, 1000])
-def test_evaluation_gives_each_sequence_its_own_logits_in_the_datas_order_whatever_the_batches(monkeypatch, eval_batch):
+def test_evaluation_gives_each_sequence_its_own_logits_in_order_for_any_batch_size(monkeypatch, eval_batch):
     """`predict` batches sequences of like length (EVAL_BATCH at a time, fewer padded frames); the logits come
     back in the data's order and equal those of each sequence alone, however many batches there are."""
     from handrnn import training
