@@ -93,6 +93,8 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do
     echo "bestm-cw3-s$s --protocol cw3 --preset best --seed $s --member-features \"'local,vel,orient;pose,vel'\""
   done
+  # validation round 46's change on cw3: the members co-distilled (--distill 1)
+  for s in 0 1 2; do echo "bestcd-cw3-s$s --protocol cw3 --preset best --seed $s --distill 1"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -84,14 +84,21 @@ def presets(root: Path) -> list[str]:
         "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
-        "3:1, best (every 3rd frame, --frame-step 3, since round 42)": [f"bests3-3-1-s{s}" for s in range(3)],
+        "3:1, best (members co-distilled, --distill 1, since round 45; seed 2 stopped at epoch 17 of 100, then resumed)": [
+            f"bestcd-3-1-s{s}" for s in range(3)
+        ],
+        "3:1, best before round 45 (every 3rd frame, --frame-step 3, since round 42)": [
+            f"bests3-3-1-s{s}" for s in range(3)
+        ],
         "3:1, best before round 42 (every frame; seed 0 before the grouped kernel)": [
             "best3-3-1",
             "best3-3-1-s1",
             "best3-3-1-s2",
         ],
         "3:1, best with member 2 on pose,vel (--member-features; round 12 did not adopt it)": ["bestm-3-1"],
-        "cw3, best (3 members; member 2 on pose,vel since round 14)": [f"bestm-cw3-s{s}" for s in range(3)],
+        "cw3, best before round 46 (3 members; member 2 on pose,vel since round 14)": [
+            f"bestm-cw3-s{s}" for s in range(3)
+        ],
         "cw3, best before round 14 (3 members, each on local,vel,orient)": [f"best3-cw3-s{s}" for s in range(3)],
         "1:1, best256 (256 units, 100 epochs, 3 members)": [f"best256-1-1-s{s}" for s in range(3)],
         "1:1, best256, one network": [f"one256-1-1-s{s}" for s in range(3)],

@@ -187,7 +187,7 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     assert (few.features, few.bones, few.rotate, few.members) == ("pose,vel", 0.2, 45, 3)  # round 9's change
     assert few.member_feature_names() == [("pose", "vel"), ("vel", "local", "orient"), ("pose", "vel")]  # round 13
     assert few.drop == 0.1 and best.drop == xs.drop == one.drop == 0  # round 15: frame dropping on 1:3 only
-    assert few.distill == one.distill == three.distill == 1 and best.distill == xs.distill == 0  # rounds 20, 21, 45
+    assert few.distill == one.distill == three.distill == best.distill == 1 and xs.distill == 0  # rounds 20, 21, 45, 46
     assert few.frame_step == 4 and one.frame_step == three.frame_step == 3  # rounds 33, 36 and 42: every 4th, 3rd
     assert best.frame_step == xs.frame_step == 1
     # min_steps 1800: 288 training sequences would train 200 epochs, the larger training parts the preset's 100
