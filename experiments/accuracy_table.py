@@ -509,6 +509,11 @@ ROUND47 = {  # cross-subject as round 44 (one held-out training subject), folds 
     subject_folds("v47-xs", "base"): "the cross-subject preset (3 members on pose, vel, --bones 0.2)",
     subject_folds("v47-xs", "warp"): "+ uneven speed, --warp 0.5",
 }
+ROUND48 = {  # 1:1 as round 36 (k-fold, seed 0's five folds): the whole 3-member preset, every 3rd frame, one change each
+    folds("v48-11k3-base"): "the 1:1 preset as it stands (3 members, co-distilled, every 3rd frame)",
+    folds("v48-11k3-steps3600"): "+ twice the training, --min-steps 3600",
+    folds("v48-11k3-drop"): "+ frame dropping, --drop 0.1",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -550,6 +555,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 45 (3:1, 3 members, k-fold)", ROUND45, "folds 1 to 5"),
     ("round 46 (cw3, 3 members, k-fold)", ROUND46, "folds 1 to 5"),
     ("round 47 (cross-subject, 3 members)", ROUND47, "folds 1 to 4"),
+    ("round 48 (1:1, 3 members, k-fold)", ROUND48, "folds 1 to 5"),
 )
 
 

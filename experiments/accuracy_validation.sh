@@ -33,7 +33,8 @@
 # round 43 (1:3, k-fold): the whole 3-member preset with uneven speed (--warp) or a turning camera (--drift);
 # round 44 (cross-subject, as round 40): one network with the same two; round 45 (3:1, k-fold) and round 46 (cw3,
 # k-fold): the whole 3-member preset with online co-distillation of its members (--distill 1); round 47
-# (cross-subject, as round 44): the whole 3-member preset with uneven speed.
+# (cross-subject, as round 44): the whole 3-member preset with uneven speed; round 48 (1:1, k-fold as round 36): the
+# whole 3-member preset with twice the training (--min-steps 3600) or frame dropping (--drop 0.1).
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -42,8 +43,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 47"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 47)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 48"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 48)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -390,9 +391,14 @@ round47() {  # cross-subject folds 1 to 4 as round 44 (validated on one held-out
   # cross-subject preset as it stands and with uneven speed (round 44's one-network leader)
   one_change_each_subject v47-xs "${XS_ONE/ --members 1/}" base "warp --warp 0.5"
 }
+round48() {  # 1:1, k-fold as round 36 (seed 0's five folds of the 600 training sequences): the whole 3-member 1:1
+  # preset as it stands (every 3rd frame since round 36), with twice the training (round 37's 1:3 change) or with
+  # frame dropping (round 15's 1:3 change)
+  one_change_each_fold v48-11k3 "$K11" base "steps3600 --min-steps 3600" "drop --drop 0.1"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
