@@ -96,6 +96,7 @@ def presets(root: Path) -> list[str]:
             "best3-3-1-s2",
         ],
         "3:1, best with member 2 on pose,vel (--member-features; round 12 did not adopt it)": ["bestm-3-1"],
+        "cw3, best (members co-distilled, --distill 1, since round 46)": [f"bestcd-cw3-s{s}" for s in range(3)],
         "cw3, best before round 46 (3 members; member 2 on pose,vel since round 14)": [
             f"bestm-cw3-s{s}" for s in range(3)
         ],
