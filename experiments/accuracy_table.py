@@ -60,15 +60,20 @@ def ablation(root: Path) -> list[str]:
 
 def presets(root: Path) -> list[str]:
     groups = {
-        "1:1, best (every 3rd frame, --frame-step 3, since round 36)": [f"bests3-1-1-s{s}" for s in range(3)],
+        "1:1, best (twice the training, --min-steps 3600, since round 48)": [f"bestl-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 48 (every 3rd frame, --frame-step 3, since round 36)": [
+            f"bests3-1-1-s{s}" for s in range(3)
+        ],
         "1:1, best before round 36 (3 members, member 2 on pose,vel since round 11; co-distilled, --distill 1, since round "
         "21)": [f"bestcd-1-1-s{s}" for s in range(3)],
         "1:1, best before round 21 (3 members; member 2 on pose,vel since round 11)": [
             f"bestm-1-1-s{s}" for s in range(3)
         ],
         "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
-        "1:1, best, one network taught by the 3-member preset run of its seed (--teacher, round 24; every 3rd frame since "
-        "round 36)": [f"one3ts3-1-1-s{s}" for s in range(3)],
+        "1:1, best, one network taught by the 3-member preset run of its seed (--teacher, round 24; twice the training "
+        "since round 48)": [f"onel-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 48, one network taught by the 3-member preset run of its seed (--teacher, round 24; "
+        "every 3rd frame since round 36)": [f"one3ts3-1-1-s{s}" for s in range(3)],
         "1:1, best before round 36, one network taught by the 3-member preset run of its seed (--teacher, round 24)": [
             f"one3t-1-1-s{s}" for s in range(3)
         ],
@@ -515,6 +520,11 @@ ROUND48 = {  # 1:1 as round 36 (k-fold, seed 0's five folds): the whole 3-member
     folds("v48-11k3-steps3600"): "+ twice the training, --min-steps 3600",
     folds("v48-11k3-drop"): "+ frame dropping, --drop 0.1",
 }
+ROUND49 = {  # 1:1 as round 48: its leader (twice the training, the 1:1 preset's since) with one change each
+    folds("v48-11k3-steps3600"): "the 1:1 preset since round 48 (co-distilled, every 3rd frame, --min-steps 3600)",
+    folds("v49-11k3-warp"): "+ uneven speed, --warp 0.5",
+    folds("v49-11k3-bones"): "+ hand shapes, --bones 0.2",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -557,6 +567,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 46 (cw3, 3 members, k-fold)", ROUND46, "folds 1 to 5"),
     ("round 47 (cross-subject, 3 members)", ROUND47, "folds 1 to 4"),
     ("round 48 (1:1, 3 members, k-fold)", ROUND48, "folds 1 to 5"),
+    ("round 49 (1:1, 3 members, k-fold)", ROUND49, "folds 1 to 5"),
 )
 
 

@@ -193,6 +193,8 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     # min_steps 1800: 288 training sequences would train 200 epochs, the larger training parts the preset's 100
     assert [best.epochs_for(n) for n in (288, 600, 887, 950)] == [200, 100, 100, 100]
     assert few.min_steps == 3600 and few.epochs_for(288) == 400  # round 37: the 1:3 preset trains twice as long
+    assert one.min_steps == 3600 and one.epochs_for(600) == 190  # round 48: the 1:1 preset too
+    assert best.min_steps == three.min_steps == xs.min_steps == 1800
     assert main(["train", "--preset", "nonesuch"]) == 2
     assert "no preset named 'nonesuch'" in capsys.readouterr().err
 
