@@ -525,6 +525,10 @@ ROUND49 = {  # 1:1 as round 48: its leader (twice the training, the 1:1 preset's
     folds("v49-11k3-warp"): "+ uneven speed, --warp 0.5",
     folds("v49-11k3-bones"): "+ hand shapes, --bones 0.2",
 }
+ROUND50 = {  # cross-subject as round 47 (one held-out training subject), folds 1 to 4: its base, co-distilled members
+    subject_folds("v47-xs", "base"): "the cross-subject preset (3 members on pose, vel, --bones 0.2)",
+    subject_folds("v50-xs", "distill1"): "+ co-distilled members, --distill 1",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -568,6 +572,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 47 (cross-subject, 3 members)", ROUND47, "folds 1 to 4"),
     ("round 48 (1:1, 3 members, k-fold)", ROUND48, "folds 1 to 5"),
     ("round 49 (1:1, 3 members, k-fold)", ROUND49, "folds 1 to 5"),
+    ("round 50 (cross-subject, 3 members)", ROUND50, "folds 1 to 4"),
 )
 
 
