@@ -93,6 +93,12 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do
     echo "onel-1-1-s$s --protocol 1:1 --preset best --members 1 --member-features \"''\" --seed $s --distill 1 --min-steps 3600 --teacher $out/bestl-1-1-s$s"
   done
+  # validation round 49's change on 1:1: uneven speed (--warp 0.5)
+  for s in 0 1 2; do echo "bestw-1-1-s$s --protocol 1:1 --preset best --seed $s --min-steps 3600 --warp 0.5"; done
+  # one network of it, taught by the preset run of its seed as in round 24 (run again once bestw-1-1-sS are done)
+  for s in 0 1 2; do
+    echo "onew-1-1-s$s --protocol 1:1 --preset best --members 1 --member-features \"''\" --seed $s --distill 1 --min-steps 3600 --warp 0.5 --teacher $out/bestw-1-1-s$s"
+  done
   # validation round 45's change on 3:1: the members co-distilled (--distill 1)
   for s in 0 1 2; do echo "bestcd-3-1-s$s --protocol 3:1 --preset best --seed $s --distill 1"; done
   # validation round 14's variant on cw3: members on mixed features (started before the round had finished)

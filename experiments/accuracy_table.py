@@ -60,7 +60,10 @@ def ablation(root: Path) -> list[str]:
 
 def presets(root: Path) -> list[str]:
     groups = {
-        "1:1, best (twice the training, --min-steps 3600, since round 48)": [f"bestl-1-1-s{s}" for s in range(3)],
+        "1:1, best (uneven speed, --warp 0.5, since round 49)": [f"bestw-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 49 (twice the training, --min-steps 3600, since round 48)": [
+            f"bestl-1-1-s{s}" for s in range(3)
+        ],
         "1:1, best before round 48 (every 3rd frame, --frame-step 3, since round 36)": [
             f"bests3-1-1-s{s}" for s in range(3)
         ],
@@ -70,8 +73,10 @@ def presets(root: Path) -> list[str]:
             f"bestm-1-1-s{s}" for s in range(3)
         ],
         "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
-        "1:1, best, one network taught by the 3-member preset run of its seed (--teacher, round 24; twice the training "
-        "since round 48)": [f"onel-1-1-s{s}" for s in range(3)],
+        "1:1, best, one network taught by the 3-member preset run of its seed (--teacher, round 24; uneven speed since "
+        "round 49)": [f"onew-1-1-s{s}" for s in range(3)],
+        "1:1, best before round 49, one network taught by the 3-member preset run of its seed (--teacher, round 24; "
+        "twice the training since round 48)": [f"onel-1-1-s{s}" for s in range(3)],
         "1:1, best before round 48, one network taught by the 3-member preset run of its seed (--teacher, round 24; "
         "every 3rd frame since round 36)": [f"one3ts3-1-1-s{s}" for s in range(3)],
         "1:1, best before round 36, one network taught by the 3-member preset run of its seed (--teacher, round 24)": [
