@@ -516,8 +516,11 @@ ROUND46 = {  # cw3 on the CPU: the same for the 3-member cw3 preset (round 41's 
     folds("v41-cwk3-base"): "the cw3 preset (3 members: two on the palm frame, one on pose,vel; round 41's runs)",
     folds("v46-cwk3-distill1"): "+ co-distillation, --distill 1",
 }
-ROUND47 = {  # cross-subject as round 44 (one held-out training subject), folds 1 to 4: the whole 3-member preset
+XS3_BASE = {  # the whole 3-member cross-subject preset on folds 1 to 4 (round 47's runs): the base of rounds 47 and 50
     subject_folds("v47-xs", "base"): "the cross-subject preset (3 members on pose, vel, --bones 0.2)",
+}
+ROUND47 = {  # cross-subject as round 44 (one held-out training subject), folds 1 to 4: the whole 3-member preset
+    **XS3_BASE,
     subject_folds("v47-xs", "warp"): "+ uneven speed, --warp 0.5",
 }
 ROUND48 = {  # 1:1 as round 36 (k-fold, seed 0's five folds): the whole 3-member preset, every 3rd frame, one change each
@@ -531,7 +534,7 @@ ROUND49 = {  # 1:1 as round 48: its leader (twice the training, the 1:1 preset's
     folds("v49-11k3-bones"): "+ hand shapes, --bones 0.2",
 }
 ROUND50 = {  # cross-subject as round 47 (one held-out training subject), folds 1 to 4: its base, co-distilled members
-    subject_folds("v47-xs", "base"): "the cross-subject preset (3 members on pose, vel, --bones 0.2)",
+    **XS3_BASE,
     subject_folds("v50-xs", "distill1"): "+ co-distilled members, --distill 1",
 }
 
