@@ -537,6 +537,10 @@ ROUND50 = {  # cross-subject as round 47 (one held-out training subject), folds 
     **XS3_BASE,
     subject_folds("v50-xs", "distill1"): "+ co-distilled members, --distill 1",
 }
+ROUND51 = {  # 1:1 as round 49 (k-fold): one network taught by round 49's uneven-speed run of its fold, teacher weight 1 or 2
+    folds("v51-11k-base"): "one network of the 1:1 preset taught by the preset run of its fold (--teacher, --distill 1)",
+    folds("v51-11k-distill2"): "+ the teacher's term weighted twice, --distill 2",
+}
 
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
@@ -581,6 +585,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 48 (1:1, 3 members, k-fold)", ROUND48, "folds 1 to 5"),
     ("round 49 (1:1, 3 members, k-fold)", ROUND49, "folds 1 to 5"),
     ("round 50 (cross-subject, 3 members)", ROUND50, "folds 1 to 4"),
+    ("round 51 (1:1, one network taught, k-fold)", ROUND51, "folds 1 to 5"),
 )
 
 
