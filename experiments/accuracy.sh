@@ -107,6 +107,8 @@ commands() {  # one "name flags..." line per run
   done
   # validation round 46's change on cw3: the members co-distilled (--distill 1)
   for s in 0 1 2; do echo "bestcd-cw3-s$s --protocol cw3 --preset best --seed $s --distill 1"; done
+  # validation round 47's change on cross-subject: uneven speed (--warp 0.5)
+  for f in 1 2 3 4 5 6; do echo "bestxsw-xs-subject$f --protocol cross-subject --fold $f --preset best --warp 0.5"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

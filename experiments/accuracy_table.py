@@ -138,7 +138,8 @@ def presets(root: Path) -> list[str]:
         minutes = ", ".join(f"{r['train_seconds'] / 60:.1f}" for r in res)
         rows.append(f"| {label} | {', '.join(done)} | {', '.join(pct(a) for a in accs)} | {spread} | {minutes} |")
     for prefix, preset in (
-        ("bestxsb", "best (3 members; --bones 0.2 since round 10)"),
+        ("bestxsw", "best (uneven speed, --warp 0.5, since round 47)"),
+        ("bestxsb", "best before round 47 (3 members; --bones 0.2 since round 10)"),
         ("bestxs", "best (3 members) before round 10 (--bones 0)"),
         ("one3", "best, one network"),
         ("best3", "best with features local,vel,orient (its 1:1 features; before the cross-subject change)"),
