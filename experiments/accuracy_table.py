@@ -538,8 +538,8 @@ ROUND50 = {  # cross-subject as round 47 (one held-out training subject), folds 
     **XS3_BASE,
     subject_folds("v50-xs", "distill1"): "+ co-distilled members, --distill 1",
 }
-ROUND51 = {  # 1:1 as round 49 (k-fold): one network taught by round 49's uneven-speed run of its fold, teacher weight 1 or 2
-    folds("v51-11k-base"): "one network of the 1:1 preset taught by the preset run of its fold (--teacher, --distill 1)",
+ROUND51 = {  # 1:1 as round 49 (k-fold): one network taught by round 49's uneven-speed run of its fold, weight 1 or 2
+    folds("v51-11k-base"): "one network of the 1:1 preset taught by the preset run of its fold (--teacher)",
     folds("v51-11k-distill2"): "+ the teacher's term weighted twice, --distill 2",
 }
 
