@@ -526,6 +526,35 @@ def test_a_teacher_that_trained_on_the_students_validation_part_is_refused(tree,
     assert main([*argv, "--protocol", "1:1", "--val-fraction", "0", "--distill", "1", "--teacher", str(teacher)]) == 0
 
 
+def test_table_folds_groups_students_taught_by_their_own_folds_teacher(tree, tmp_path, capsys):
+    """k-fold students (--teacher) each taught by the run of its own fold form one group per student config, though
+    each fold's teacher path differs; a teacher of another config makes another group, named by the change."""
+    fold = ["--val-fraction", "0.34", "--seed", "0"]
+    teachers = {
+        (units, f): train_tiny(tree, tmp_path, f"t{units}-f{f}", [*fold, "--val-fold", str(f), "--num-units", units])
+        for units in ("6", "8")
+        for f in (1, 2)
+    }
+    students = [
+        train_tiny(
+            tree,
+            tmp_path,
+            f"s{units}-d{d}-f{f}",
+            [*fold, "--val-fold", str(f), "--distill", d, "--teacher", str(teachers[units, f])],
+        )
+        for units in ("6", "8")
+        for d in ("1", "2")
+        for f in (1, 2)
+    ]
+    capsys.readouterr()
+    assert main(["table", "--folds", *map(str, students)]) == 0
+    rows = [row.split(" | ") for row in capsys.readouterr().out.splitlines()[2:]]
+    assert sorted(row[0] for row in rows) == [f"| s{u}-d{d}-f1, s{u}-d{d}-f2" for u in "68" for d in "12"]
+    assert all(row[4] == "1, 2 of 3" for row in rows)
+    assert all("its fold's run of " in row[2] and "distill=" in row[2] for row in rows)
+    assert len({row[2] for row in rows}) == 4  # the teacher's units tell two of the groups from the other two
+
+
 def test_table_folds_sums_each_configs_validation_over_its_folds(tree, tmp_path, capsys):
     """table --folds: runs that differ only in --val-fold form one row, their last-epoch validation counts (the
     ones `evaluate --part val --checkpoint last` gives) summed, best first, the differing field named; a fold

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -397,6 +398,8 @@ def fold_groups(runs: list[RunDir]) -> list[dict]:
         except (KeyError, TypeError) as e:
             raise HandRNNError(f"{run}: {RESULTS} lacks {e} (another handrnn version?)") from None
         fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in WHERE_FIELDS}
+        if cfg.teacher:
+            fields["teacher"] = fold_teacher(cfg)
         group = groups.setdefault(json.dumps(fields, sort_keys=True), {"fields": fields, "config": cfg, "folds": {}})
         if cfg.val_fold in group["folds"]:
             other = group["folds"][cfg.val_fold]["run"]
@@ -413,6 +416,21 @@ def fold_groups(runs: list[RunDir]) -> list[dict]:
     varying = sorted(k for k in keys if len({repr(g["fields"].get(k)) for g in groups.values()}) > 1)
     rows = [summarise_group(g, varying) for g in groups.values()]
     return sorted(rows, key=lambda r: (-r["right"] / r["n"], r["val_loss"]))
+
+
+def fold_teacher(cfg: Config) -> str:
+    """A k-fold student's teacher as fold_groups compares it: where the teacher is a k-fold run of the student's own
+    fold, its config less where it ran (named by its description and a digest of the rest), so that the students
+    of folds 1 to n, each taught by its fold's run of one teacher config, form one group; otherwise its path."""
+    where = Path(cfg.teacher)
+    if not (where / "config.json").is_file():
+        return cfg.teacher
+    teacher = RunDir(where).read_config()
+    if teacher.val_fold != cfg.val_fold:
+        return cfg.teacher
+    fields = {k: v for k, v in dataclasses.asdict(teacher).items() if k not in WHERE_FIELDS}
+    digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+    return f"its fold's run of {describe(teacher)} [{digest}]"
 
 
 def summarise_group(group: dict, varying: list[str]) -> dict:
