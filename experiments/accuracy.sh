@@ -107,6 +107,10 @@ commands() {  # one "name flags..." line per run
   done
   # validation round 46's change on cw3: the members co-distilled (--distill 1)
   for s in 0 1 2; do echo "bestcd-cw3-s$s --protocol cw3 --preset best --seed $s --distill 1"; done
+  # validation round 51's change to the one network: the teacher's term weighted twice (--distill 2)
+  for s in 0 1 2; do
+    echo "onewd2-1-1-s$s --protocol 1:1 --preset best --members 1 --member-features \"''\" --seed $s --distill 2 --min-steps 3600 --warp 0.5 --teacher $out/bestw-1-1-s$s"
+  done
   # validation round 47's change on cross-subject: uneven speed (--warp 0.5)
   for f in 1 2 3 4 5 6; do echo "bestxsw-xs-subject$f --protocol cross-subject --fold $f --preset best --warp 0.5"; done
 }
