@@ -372,6 +372,11 @@ def summarise_folds(out_root: Path, results: list[dict]) -> dict:
 WHERE_FIELDS = ("val_fold", "name", "out", "threads", "device")  # where and how fast a run trained, not what
 
 
+def what_fields(cfg: Config) -> dict:
+    """A run's config fields less WHERE_FIELDS: what it trained, as k-fold grouping compares runs."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in WHERE_FIELDS}
+
+
 def fold_groups(runs: list[RunDir]) -> list[dict]:
     """k-fold selection (--val-fold): finished runs grouped by their config less the validation fold (and where
     they ran), each group's validation sequences right at the last epoch summed over its folds, its mean
@@ -397,7 +402,7 @@ def fold_groups(runs: list[RunDir]) -> list[dict]:
             n, test_acc, seconds = res["sizes"]["val"], res["test_acc_last_epoch"], res["seconds_per_epoch"]
         except (KeyError, TypeError) as e:
             raise HandRNNError(f"{run}: {RESULTS} lacks {e} (another handrnn version?)") from None
-        fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in WHERE_FIELDS}
+        fields = what_fields(cfg)
         if cfg.teacher:
             fields["teacher"] = fold_teacher(cfg)
         group = groups.setdefault(json.dumps(fields, sort_keys=True), {"fields": fields, "config": cfg, "folds": {}})
@@ -428,8 +433,7 @@ def fold_teacher(cfg: Config) -> str:
     teacher = RunDir(where).read_config()
     if teacher.val_fold != cfg.val_fold:
         return cfg.teacher
-    fields = {k: v for k, v in dataclasses.asdict(teacher).items() if k not in WHERE_FIELDS}
-    digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha1(json.dumps(what_fields(teacher), sort_keys=True).encode()).hexdigest()[:8]
     return f"its fold's run of {describe(teacher)} [{digest}]"
 
 
