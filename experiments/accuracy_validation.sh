@@ -38,7 +38,8 @@
 # k-fold): round 48's leader with uneven speed (--warp 0.5) or hand shapes (--bones 0.2); round 50 (cross-subject,
 # as round 47): the whole 3-member preset with online co-distillation of its members (--distill 1); round 51 (1:1,
 # k-fold as round 49): one network taught by round 49's uneven-speed preset run of its fold (--teacher), with the
-# teacher's term weighted 1 or 2 (--distill 2).
+# teacher's term weighted 1 or 2 (--distill 2); round 52 (1:3, k-fold as round 43): the whole 3-member preset as it
+# stands, then the same preset taught by that run of its fold (--teacher: a second generation).
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -47,8 +48,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 51"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 51)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 52"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 52)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -415,9 +416,17 @@ round51() {  # 1:1, k-fold as round 49: one network of the 1:1 preset taught as 
   # same fold held out), and with the teacher's term weighted twice (--distill 2)
   one_change_each_fold v51-11k "$K11_ONE --distill 1 --teacher $out/v49-11k3-warp-fFOLD" base "distill2 --distill 2"
 }
+round52() {  # 1:3, k-fold as round 43: the whole 3-member 1:3 preset as it stands (the same training as round 43's
+  # v43-13k3-base-fF, trained again as its folders are gone), then a second generation: the same preset taught by the
+  # first's run of its fold (--teacher; its term, weight distill 1, replaces the members' co-distillation). All five
+  # first-generation runs are listed before the first student, so with JOBS up to 5 each teacher has finished first (a
+  # student whose teacher has not stops with a one-line error and no folder kept; run the round again).
+  one_change_each_fold v52-13k3 "$K13" base
+  one_change_each_fold v52-13k3 "$K13 --teacher $out/v52-13k3-base-fFOLD" taught
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
