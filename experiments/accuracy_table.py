@@ -74,7 +74,11 @@ def presets(root: Path) -> list[str]:
         ],
         "1:1, best before round 11 (3 members, each on local,vel,orient)": [f"best3-1-1-s{s}" for s in range(3)],
         "1:1, best, one network taught by the 3-member preset run of its seed (--teacher, round 24; uneven speed since "
-        "round 49)": [f"onew-1-1-s{s}" for s in range(3)],
+        "round 49; the teacher's term weighted twice, --distill 2, since round 51)": [
+            f"onewd2-1-1-s{s}" for s in range(3)
+        ],
+        "1:1, best before round 51, one network taught by the 3-member preset run of its seed (--teacher, round 24, "
+        "--distill 1; uneven speed since round 49)": [f"onew-1-1-s{s}" for s in range(3)],
         "1:1, best before round 49, one network taught by the 3-member preset run of its seed (--teacher, round 24; "
         "twice the training since round 48)": [f"onel-1-1-s{s}" for s in range(3)],
         "1:1, best before round 48, one network taught by the 3-member preset run of its seed (--teacher, round 24; "
