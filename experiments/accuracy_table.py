@@ -552,6 +552,11 @@ ROUND52 = {  # 1:3 as round 43 (k-fold): the 3-member preset, and a second gener
     folds("v52-13k3-taught"): "+ taught by the base run of its fold, --teacher (a second generation)",
 }
 
+ROUND53 = {  # 1:1 as round 49 (k-fold): the 3-member preset, and a second generation taught by it
+    folds("v49-11k3-warp"): "the 1:1 preset as it stands (round 49's uneven-speed runs)",
+    folds("v53-11k3-taught"): "+ taught by the preset run of its fold, --teacher (a second generation)",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -597,6 +602,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 50 (cross-subject, 3 members)", ROUND50, "folds 1 to 4"),
     ("round 51 (1:1, one network taught, k-fold)", ROUND51, "folds 1 to 5"),
     ("round 52 (1:3, 3 members taught, k-fold)", ROUND52, "folds 1 to 5"),
+    ("round 53 (1:1, 3 members taught, k-fold)", ROUND53, "folds 1 to 5"),
 )
 
 

@@ -39,7 +39,9 @@
 # as round 47): the whole 3-member preset with online co-distillation of its members (--distill 1); round 51 (1:1,
 # k-fold as round 49): one network taught by round 49's uneven-speed preset run of its fold (--teacher), with the
 # teacher's term weighted 1 or 2 (--distill 2); round 52 (1:3, k-fold as round 43): the whole 3-member preset as it
-# stands, then the same preset taught by that run of its fold (--teacher: a second generation).
+# stands, then the same preset taught by that run of its fold (--teacher: a second generation); round 53 (1:1, k-fold
+# as round 49): the whole 3-member preset taught by round 49's uneven-speed run of its fold, round 52's second
+# generation on 1:1.
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -48,8 +50,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 52"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18 and 20 to 52)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 53"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18 and 20 to 53)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -424,9 +426,13 @@ round52() {  # 1:3, k-fold as round 43: the whole 3-member 1:3 preset as it stan
   one_change_each_fold v52-13k3 "$K13" base
   one_change_each_fold v52-13k3 "$K13 --teacher $out/v52-13k3-base-fFOLD" taught
 }
+round53() {  # 1:1, k-fold as round 49: round 52's second generation on 1:1, the whole 3-member 1:1 preset taught by
+  # round 49's uneven-speed run of its fold (v49-11k3-warp-fF, the preset as it now stands and this round's base)
+  one_change_each_fold v53-11k3 "$K11 --teacher $out/v49-11k3-warp-fFOLD" taught
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
