@@ -421,8 +421,8 @@ round51() {  # 1:1, k-fold as round 49: one network of the 1:1 preset taught as 
 round52() {  # 1:3, k-fold as round 43: the whole 3-member 1:3 preset as it stands (the same training as round 43's
   # v43-13k3-base-fF, trained again as its folders are gone), then a second generation: the same preset taught by the
   # first's run of its fold (--teacher; its term, weight distill 1, replaces the members' co-distillation). All five
-  # first-generation runs are listed before the first student, so with JOBS up to 5 each teacher has finished first (a
-  # student whose teacher has not stops with a one-line error and no folder kept; run the round again).
+  # first-generation runs are listed before the first student, so with JOBS=2 a student's teacher has in practice
+  # finished before it starts (one whose teacher has not stops with a one-line error, no folder kept: run it again).
   one_change_each_fold v52-13k3 "$K13" base
   one_change_each_fold v52-13k3 "$K13 --teacher $out/v52-13k3-base-fFOLD" taught
 }
