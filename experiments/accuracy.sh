@@ -113,6 +113,9 @@ commands() {  # one "name flags..." line per run
   done
   # validation round 47's change on cross-subject: uneven speed (--warp 0.5)
   for f in 1 2 3 4 5 6; do echo "bestxsw-xs-subject$f --protocol cross-subject --fold $f --preset best --warp 0.5"; done
+  # validation round 52's change on 1:3: a second generation, the preset taught by the preset run of its seed
+  # (run again once bestl-1-3-sS are done)
+  for s in 0 1 2; do echo "bestg2-1-3-s$s --protocol 1:3 --preset best --seed $s --min-steps 3600 --teacher $out/bestl-1-3-s$s"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
