@@ -11,7 +11,7 @@ import pytest
 
 from handrnn.cli import main
 from handrnn.config import from_dict
-from handrnn.runs import describe
+from handrnn.runs import RunDir, describe
 
 from .conftest import train_tiny
 
@@ -490,6 +490,78 @@ def test_a_student_learns_from_a_teacher_run_that_never_saw_its_validation_or_te
     split = json.loads((student / "split.json").read_text())
     assert split == json.loads((plain / "split.json").read_text())  # and not which sequences it learnt from
     assert main(["train", "--resume", str(student)]) == 0  # a finished run resumes with its teacher, nothing to do
+
+
+GENERATION_FLAGS = ["--members", "2", "--distill", "1", "--val-fraction", "0.2", "--epochs", "2", "--rotate", "10"]
+
+
+def same_weights(a, b) -> bool:
+    import torch
+
+    wa, wb = (torch.load(run / "last.pt", weights_only=True)["model"] for run in (a, b))
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_generations_train_in_one_run_what_a_run_and_then_its_student_train(tree, tmp_path, capsys):
+    """--generations 2 = a run, then a student taught by it (--teacher), in one command: the same weights and
+    results; the first generation is kept inside the run folder, which is one run (no folds) named gen2."""
+    first = train_tiny(tree, tmp_path, "first", GENERATION_FLAGS)
+    second = train_tiny(tree, tmp_path, "second", [*GENERATION_FLAGS, "--teacher", str(first)])
+    assert not same_weights(first, second)  # the teacher's term changed what the student learnt
+    run = train_tiny(tree, tmp_path, "both", [*GENERATION_FLAGS, "--generations", "2"])
+    for mine, alone in ((run / "generation1", first), (run, second)):
+        assert same_weights(mine, alone), mine
+        got, want = (json.loads((r / "results.json").read_text()) for r in (mine, alone))
+        assert got["test_acc"] == want["test_acc"] and got["val_acc"] == want["val_acc"]
+    config = json.loads((run / "config.json").read_text())
+    assert (config["generations"], config["teacher"]) == (2, "")
+    assert json.loads((run / "generation1" / "config.json").read_text())["generations"] == 1
+    assert RunDir(run).folds() == []
+    assert "generation 2 of 2, taught by generation1" in (run / "MODEL.md").read_text()
+    capsys.readouterr()
+    assert main(["table", str(run)]) == 0
+    assert "gen2" in capsys.readouterr().out
+    assert main(["evaluate", str(run)]) == 0
+    report = json.loads((run / "evaluation-test-best.json").read_text())
+    assert report["accuracy"] == pytest.approx(json.loads((run / "results.json").read_text())["test_acc"])
+
+
+@pytest.mark.parametrize(
+    "at, said",
+    [(2, "generation 1 of 2: stopped in epoch 2; "), (3, "stopped in epoch 1; no epoch had finished. ")],
+    ids=["in generation 1", "in generation 2"],
+)
+def test_an_interrupted_generation_resumes_with_the_run(tree, tmp_path, capsys, monkeypatch, at, said):
+    import handrnn.training as training
+
+    whole = train_tiny(tree, tmp_path, "whole", [*GENERATION_FLAGS, "--generations", "2"])
+    real, calls = training.run_epoch, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == at:  # epoch 2 of generation 1, or epoch 1 of generation 2
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "run_epoch", interrupted)
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "cut", "--num-units", "6"]
+    assert main([*argv, "--protocol", "1:1", "--threads", "1", *GENERATION_FLAGS, "--generations", "2"]) == 130
+    err = capsys.readouterr().err
+    assert said in err and err.strip().endswith(f"handrnn train --resume {tmp_path / 'cut'}"), err
+    assert "Traceback" not in err
+    monkeypatch.setattr(training, "run_epoch", real)
+    assert main(["train", "--resume", str(tmp_path / "cut")]) == 0
+    assert same_weights(tmp_path / "cut" / "generation1", whole / "generation1")
+    assert same_weights(tmp_path / "cut", whole)
+
+
+def test_a_refused_first_generation_leaves_the_name_free(tree, tmp_path, capsys):
+    argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "g", "--epochs", "1", "--num-units", "6"]
+    flags = ["--protocol", "1:1", "--distill", "1", "--generations", "2", "--teacher", str(tmp_path / "nowhere")]
+    assert main([*argv, *flags]) == 2
+    assert f"teacher: {tmp_path / 'nowhere'} is not a run folder" in capsys.readouterr().err
+    assert not (tmp_path / "g" / "config.json").exists()
+    assert main([*argv, *flags[:-2]]) == 0  # the same name, now without the bad teacher
 
 
 def test_a_run_reading_every_other_frame_evaluates_as_it_trained_and_teaches_a_run_of_another_step(tree, tmp_path):

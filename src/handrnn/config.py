@@ -114,6 +114,12 @@ class Config:
         "a trained run folder whose predictions each network also learns (offline distillation, weight distill; "
         "it must not have trained on this run's validation or test sequences); '' = off",
     )
+    generations: int = opt(
+        1,
+        "train this many generations in one run: each after the first is taught by the one before it (offline "
+        "distillation, weight distill), the earlier ones kept in the run folder as generation1, ...; the first is "
+        "taught by teacher, if given",
+    )
     ema: float = opt(0.0, "decay of an exponential moving average of the weights, used to validate and test; 0 = off")
     grad_clip: float = opt(5.0, "max gradient norm; 0 = off")
     patience: int = opt(0, "stop after this many epochs without a better validation score; 0 = never")
@@ -170,7 +176,7 @@ CHOICES = {
     "device": DEVICES,
     "val_by": ("sequence", "subject"),
 }
-POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members", "frame_step")
+POSITIVE = ("num_units", "depth", "num_units1", "batch_size", "epochs", "members", "frame_step", "generations")
 NOT_NEGATIVE = (
     "distill",
     "joints",
@@ -221,6 +227,10 @@ def validate(cfg: Config) -> Config:
     validate_val_fold(cfg)
     if cfg.teacher and not cfg.distill > 0:
         raise HandRNNError(f"config: teacher = {cfg.teacher!r} needs distill > 0 (the weight of its term), got 0")
+    if cfg.generations > 1 and not cfg.distill > 0:
+        raise HandRNNError(
+            f"config: generations = {cfg.generations} needs distill > 0 (the weight of the teacher's term), got 0"
+        )
     if cfg.fold and cfg.protocol != "cross-subject":
         raise HandRNNError(f"config: fold = {cfg.fold} applies only to protocol cross-subject")
     if ".." in Path(cfg.out).parts:

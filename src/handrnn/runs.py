@@ -31,6 +31,7 @@ CONFIG, SPLIT, METRICS, RESULTS, COMMAND = "config.json", "split.json", "metrics
 LOCK = ".lock"  # held (flock) by the process that trains in the folder
 MODEL_CARD = "MODEL.md"  # a short model card, written when training ends
 LOG = "train.log"  # what training printed, appended by each session (resumes included)
+GENERATION = re.compile(r"generation\d+")  # an earlier generation's folder inside a run (config generations)
 CHECKPOINTS = ("best", "last")  # best.pt: the best validation epoch; last.pt: the latest finished epoch
 METRIC_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_acc", "seconds"]
 
@@ -139,8 +140,16 @@ class RunDir:
         """The fold folders of a cross-subject parent (subject1, subject2, ...), [] for a single run."""
         if self.has_checkpoint("last") or not self.holds_run():  # a parent holds the folds' config.json
             return []
-        kids = [RunDir(p) for p in self.path.iterdir() if p.is_dir() and (p / CONFIG).exists()]
+        kids = [
+            RunDir(p)
+            for p in self.path.iterdir()
+            if p.is_dir() and (p / CONFIG).exists() and not GENERATION.fullmatch(p.name)
+        ]
         return sorted(kids, key=lambda r: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", r.path.name)])
+
+    def generation(self, g: int) -> RunDir:
+        """The folder of earlier generation g inside this run (config generations)."""
+        return RunDir(self.path / f"generation{g}")
 
     def finished(self) -> bool:
         return (self.path / RESULTS).exists()
@@ -170,6 +179,10 @@ class RunDir:
     def write_config(self, cfg: Config) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.path / CONFIG, json.loads(to_json(cfg)))
+
+    def drop_config(self) -> None:
+        """Forget config.json (a run that a refused first step never started)."""
+        (self.path / CONFIG).unlink(missing_ok=True)
 
     def read_config(self) -> Config:
         return from_dict(read_json(self.path / CONFIG, "config"), str(self.path / CONFIG))
@@ -274,6 +287,15 @@ class RunDir:
             f"- started {command.get('started', '?')}; handrnn {command.get('handrnn', '?')}, torch "
             f"{command.get('torch', '?')}, python {command.get('python', '?')}; git commit {command.get('git') or 'unknown'}",
             "- the full configuration is config.json; metrics per epoch are metrics.csv; the log is train.log",
+            *(
+                [
+                    f"- generation {cfg.generations} of {cfg.generations}, taught by generation{cfg.generations - 1}: "
+                    f"the earlier generations are the run folders generation1 to generation{cfg.generations - 1} "
+                    "in this folder; the minutes above are this generation's"
+                ]
+                if cfg.generations > 1
+                else []
+            ),
             "",
             "## Use",
             "",
@@ -337,7 +359,8 @@ def describe(cfg: Config) -> str:
     """One line naming what a run trained, for tables."""
     label = features_label(cfg)
     step = f"every{cfg.frame_step}" if cfg.frame_step > 1 else ""
-    extras = [f for f in (label if label != "xyz" else "", cfg.pool if cfg.pool != "last" else "", step) if f]
+    gen = f"gen{cfg.generations}" if cfg.generations > 1 else ""
+    extras = [f for f in (label if label != "xyz" else "", cfg.pool if cfg.pool != "last" else "", step, gen) if f]
     return " ".join([cfg.model, size_label(cfg), f"b{cfg.batch_size}", f"lr{cfg.lr:g}", cfg.lengths, *extras])
 
 

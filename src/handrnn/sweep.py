@@ -157,6 +157,7 @@ ADDED_LATER = {
     "frame_step": (1,),
     "warp": (0.0,),
     "drift": (0.0,),
+    "generations": (1,),
 }
 
 

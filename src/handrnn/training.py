@@ -121,20 +121,20 @@ class Teacher:
         return self.model(x, lengths).softmax(-1)
 
 
-def load_teacher(cfg: Config, data: HandActions, index: dict[str, list[int]]) -> Teacher | None:
-    """cfg.teacher's run (its best checkpoint: the last epoch where it had no validation part) as a Teacher,
-    refused where it trained on a sequence that this run validates or tests on, or on other action names;
-    None without a teacher."""
-    if not cfg.teacher:
+def load_teacher(run: str, device: str, data: HandActions, index: dict[str, list[int]]) -> Teacher | None:
+    """A teacher run folder (its best checkpoint: the last epoch where it had no validation part) as a Teacher
+    on `device`, refused where it trained on a sequence that this run validates or tests on, or on other action
+    names; None for '' (no teacher)."""
+    if not run:
         return None
     from .evaluation import load_model  # evaluation builds on this module
 
-    where = Path(cfg.teacher)
+    where = Path(run)
     if not (where / "config.json").is_file():
         raise HandRNNError(f"teacher: {where} is not a run folder (no config.json)")
     if not (where / "results.json").is_file():
         raise HandRNNError(f"teacher: {where} has not finished training (no results.json); finish it first")
-    model, encoder, state = load_model(where, "best", cfg.device)
+    model, encoder, state = load_model(where, "best", device)
     if list(state["actions"]) != list(data.actions):
         raise HandRNNError(f"teacher: {where} was trained on other action names than this data's")
     taught = set(RunDir(where).read_split("train"))
@@ -353,19 +353,62 @@ def fit(
 ) -> dict:
     """Train cfg's model on split.train (minus validation), keep last/best checkpoints; returns results.
 
-    on_epoch(row) is called after each epoch is saved (a sweep reports it, and may stop the run by raising)."""
+    With cfg.generations > 1 the earlier generations train first, each in its own folder inside run_dir
+    (generation1, ...; a finished one is kept), each taught by the one before it (the first by cfg.teacher, if
+    any), and the last, in run_dir, by the one before it. on_epoch(row) is called after each epoch of the last
+    generation is saved (a sweep reports it, and may stop the run by raising)."""
     run_dir = RunDir(run_dir) if not isinstance(run_dir, RunDir) else run_dir
+    cfg = with_joints(cfg, data)
+    teacher, fresh = cfg.teacher, not run_dir.holds_run()
+    if cfg.generations > 1 and fresh:
+        run_dir.write_config(cfg)  # from the start: an interrupted earlier generation resumes with the run
+    for g in range(1, cfg.generations):
+        earlier = run_dir.generation(g)
+        try:
+            if not earlier.finished():
+                if earlier.holds_run() and earlier.read_config().epochs != cfg.epochs:
+                    earlier.update_config(epochs=cfg.epochs)  # resumed with another --epochs, as the run is
+                log.info(f"generation {g} of {cfg.generations}: {earlier}")
+                one = dataclasses.replace(cfg, generations=1, teacher=teacher)
+                train_one(one, data, split, earlier, resume=earlier.has_checkpoint("last"))
+        except Interrupted as e:
+            raise Interrupted(
+                f"generation {g} of {cfg.generations}: {str(e).split('. Continue')[0]}. Continue the run with: "
+                f"handrnn train --resume {run_dir}"
+            ) from None
+        except HandRNNError:
+            if fresh and g == 1 and not earlier.holds_run():
+                run_dir.drop_config()  # refused before the first generation started: the name stays free
+            raise
+        teacher = str(earlier.path)
+    if cfg.generations > 1:
+        log.info(f"generation {cfg.generations} of {cfg.generations}: {run_dir}")
+    return train_one(cfg, data, split, run_dir, resume=resume, on_epoch=on_epoch, teacher=teacher)
+
+
+def train_one(
+    cfg: Config,
+    data: HandActions,
+    split: Split,
+    run_dir: RunDir,
+    *,
+    resume: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
+    teacher: str | None = None,
+) -> dict:
+    """fit's work for one generation, taught by `teacher` (a run folder; None: cfg.teacher)."""
     cfg = with_joints(cfg, data)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
-    teacher = load_teacher(cfg, data, prep.index)  # a bad teacher stops the run before its folder is set up
+    teacher_run = cfg.teacher if teacher is None else teacher
+    taught_by = load_teacher(teacher_run, cfg.device, data, prep.index)  # refused before the folder is set up
     given, cfg = cfg, dataclasses.replace(cfg, epochs=cfg.epochs_for(len(prep.train)))  # config.json keeps the rule
     if cfg.val_fraction > 0 and len(prep.val) == 0:
         log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
-    if cfg.distill and cfg.members < 2 and not cfg.teacher:
+    if cfg.distill and cfg.members < 2 and not teacher_run:
         log.warning(f"distill = {cfg.distill} applies to ensembles; this run trains one network, so it is off")
-    run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size), teacher)
+    run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size), taught_by)
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
     sha256 = {part: fingerprint(data, np.array(index, dtype=np.int64)) for part, index in prep.index.items()}
     if resume and run_dir.has_checkpoint("last"):
