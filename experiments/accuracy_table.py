@@ -562,6 +562,11 @@ ROUND53 = {  # 1:1 as round 49 (k-fold): the 3-member preset, and a second gener
     folds("v53-11k3-taught"): "+ taught by the preset run of its fold, --teacher (a second generation)",
 }
 
+ROUND54 = {  # 1:3 as round 52 (k-fold): the second generation, and a third taught by it
+    folds("v52-13k3-taught"): "the 1:3 preset as it now stands (round 52's second generation)",
+    folds("v54-13k3-gen3"): "+ taught by the second-generation run of its fold, --teacher (a third generation)",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -608,6 +613,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 51 (1:1, one network taught, k-fold)", ROUND51, "folds 1 to 5"),
     ("round 52 (1:3, 3 members taught, k-fold)", ROUND52, "folds 1 to 5"),
     ("round 53 (1:1, 3 members taught, k-fold)", ROUND53, "folds 1 to 5"),
+    ("round 54 (1:3, a third generation, k-fold)", ROUND54, "folds 1 to 5"),
 )
 
 
