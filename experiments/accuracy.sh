@@ -116,6 +116,11 @@ commands() {  # one "name flags..." line per run
   # validation round 52's change on 1:3: a second generation, the preset taught by the preset run of its seed
   # (run again once bestl-1-3-sS are done)
   for s in 0 1 2; do echo "bestg2-1-3-s$s --protocol 1:3 --preset best --seed $s --min-steps 3600 --teacher $out/bestl-1-3-s$s"; done
+  # validation round 53's change on 1:1: the same second generation (--generations 1: one training, taught by the
+  # preset run of its seed, whatever the preset's generations)
+  for s in 0 1 2; do
+    echo "bestg2-1-1-s$s --protocol 1:1 --preset best --seed $s --min-steps 3600 --warp 0.5 --generations 1 --teacher $out/bestw-1-1-s$s"
+  done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
