@@ -60,10 +60,10 @@ def ablation(root: Path) -> list[str]:
 
 def presets(root: Path) -> list[str]:
     groups = {
-        "1:1, best before round 53 (uneven speed, --warp 0.5, since round 49)": [f"bestw-1-1-s{s}" for s in range(3)],
         "1:1, best (a second generation: the preset taught by the preset run of its seed, --teacher, since round 53)": [
             f"bestg2-1-1-s{s}" for s in range(3)
         ],
+        "1:1, best before round 53 (uneven speed, --warp 0.5, since round 49)": [f"bestw-1-1-s{s}" for s in range(3)],
         "1:1, best before round 49 (twice the training, --min-steps 3600, since round 48)": [
             f"bestl-1-1-s{s}" for s in range(3)
         ],
