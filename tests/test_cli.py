@@ -528,11 +528,14 @@ def test_generations_train_in_one_run_what_a_run_and_then_its_student_train(tree
 
 
 @pytest.mark.parametrize(
-    "at, said",
-    [(2, "generation 1 of 2: stopped in epoch 2; "), (3, "stopped in epoch 1; no epoch had finished. ")],
+    "at, said, table_says",
+    [
+        (2, "generation 1 of 2: stopped in epoch 2; ", "in generation 1 of 2, 1 epoch(s) done"),
+        (3, "stopped in epoch 1; no epoch had finished. ", "0 epoch(s) in metrics.csv, no results.json"),
+    ],
     ids=["in generation 1", "in generation 2"],
 )
-def test_an_interrupted_generation_resumes_with_the_run(tree, tmp_path, capsys, monkeypatch, at, said):
+def test_an_interrupted_generation_resumes_with_the_run(tree, tmp_path, capsys, monkeypatch, at, said, table_says):
     import handrnn.training as training
 
     whole = train_tiny(tree, tmp_path, "whole", [*GENERATION_FLAGS, "--generations", "2"])
@@ -550,6 +553,8 @@ def test_an_interrupted_generation_resumes_with_the_run(tree, tmp_path, capsys, 
     err = capsys.readouterr().err
     assert said in err and err.strip().endswith(f"handrnn train --resume {tmp_path / 'cut'}"), err
     assert "Traceback" not in err
+    assert main(["table", str(tmp_path / "cut")]) == 0
+    assert f"unfinished: {table_says}" in capsys.readouterr().out
     monkeypatch.setattr(training, "run_epoch", real)
     assert main(["train", "--resume", str(tmp_path / "cut")]) == 0
     assert same_weights(tmp_path / "cut" / "generation1", whole / "generation1")
