@@ -196,6 +196,7 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     assert one.min_steps == 3600 and one.epochs_for(600) == 190  # round 48: the 1:1 preset too
     assert best.min_steps == three.min_steps == xs.min_steps == 1800
     assert one.warp == xs.warp == 0.5 and best.warp == few.warp == three.warp == 0  # rounds 49 and 47: uneven speed
+    assert few.generations == 2 and best.generations == one.generations == three.generations == xs.generations == 1
     assert main(["train", "--preset", "nonesuch"]) == 2
     assert "no preset named 'nonesuch'" in capsys.readouterr().err
 
@@ -527,11 +528,14 @@ def test_generations_train_in_one_run_what_a_run_and_then_its_student_train(tree
 
 
 @pytest.mark.parametrize(
-    "at, said",
-    [(2, "generation 1 of 2: stopped in epoch 2; "), (3, "stopped in epoch 1; no epoch had finished. ")],
+    "at, said, table_says",
+    [
+        (2, "generation 1 of 2: stopped in epoch 2; ", "in generation 1 of 2, 1 epoch(s) done"),
+        (3, "stopped in epoch 1; no epoch had finished. ", "0 epoch(s) in metrics.csv, no results.json"),
+    ],
     ids=["in generation 1", "in generation 2"],
 )
-def test_an_interrupted_generation_resumes_with_the_run(tree, tmp_path, capsys, monkeypatch, at, said):
+def test_an_interrupted_generation_resumes_with_the_run(tree, tmp_path, capsys, monkeypatch, at, said, table_says):
     import handrnn.training as training
 
     whole = train_tiny(tree, tmp_path, "whole", [*GENERATION_FLAGS, "--generations", "2"])
@@ -549,6 +553,8 @@ def test_an_interrupted_generation_resumes_with_the_run(tree, tmp_path, capsys, 
     err = capsys.readouterr().err
     assert said in err and err.strip().endswith(f"handrnn train --resume {tmp_path / 'cut'}"), err
     assert "Traceback" not in err
+    assert main(["table", str(tmp_path / "cut")]) == 0
+    assert f"unfinished: {table_says}" in capsys.readouterr().out
     monkeypatch.setattr(training, "run_epoch", real)
     assert main(["train", "--resume", str(tmp_path / "cut")]) == 0
     assert same_weights(tmp_path / "cut" / "generation1", whole / "generation1")

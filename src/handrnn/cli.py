@@ -513,10 +513,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     while queue:
         r = queue.pop(0)
         run = RunDir(r)
-        if not run.finished() and run.epochs_done():
-            rows.append(
-                f"| {Path(r).name} | unfinished: {run.epochs_done()} epoch(s) in metrics.csv, no results.json | | | | | | | | |"
-            )
+        if not run.finished() and (run.epochs_done() or run.holds_run() and not run.folds()):
+            rows.append(f"| {Path(r).name} | unfinished: {run.progress()} | | | | | | | | |")
             continue
         res = run.read_results()
         if "folds" in res:

@@ -224,6 +224,14 @@ class RunDir:
         except OSError as e:
             raise HandRNNError(f"{path}: cannot read ({e.strerror or e})") from None
 
+    def progress(self) -> str:
+        """How far an unfinished run got: its epochs, or the earlier generation it is in."""
+        cfg = self.read_config()
+        for g in range(1, cfg.generations):
+            if not self.generation(g).finished():
+                return f"in generation {g} of {cfg.generations}, {self.generation(g).epochs_done()} epoch(s) done"
+        return f"{self.epochs_done()} epoch(s) in metrics.csv, no results.json"
+
     def write_results(self, results: dict) -> None:
         write_json(self.path / RESULTS, results)
 
