@@ -132,10 +132,7 @@ def train_in(out_root, cfg: Config | None, args: argparse.Namespace, data=None) 
         except Interrupted as e:
             if not folds:
                 raise
-            raise Interrupted(
-                f"fold {split.name}: {str(e).split('. Continue')[0]}. Continue all folds with: "
-                f"handrnn train --resume {out_root}"
-            ) from None
+            raise e.within(f"fold {split.name}", out_root) from None
         command = out_root.read_command()
         run_dir.write_model_card(command)
         print(f"{run_dir}: test accuracy {results[-1]['test_acc']:.4f} (best val epoch {results[-1]['best_epoch']})")

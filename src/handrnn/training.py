@@ -372,10 +372,7 @@ def fit(
                 one = dataclasses.replace(cfg, generations=1, teacher=teacher)
                 train_one(one, data, split, earlier, resume=earlier.has_checkpoint("last"))
         except Interrupted as e:
-            raise Interrupted(
-                f"generation {g} of {cfg.generations}: {str(e).split('. Continue')[0]}. Continue the run with: "
-                f"handrnn train --resume {run_dir}"
-            ) from None
+            raise e.within(f"generation {g} of {cfg.generations}", run_dir) from None
         except HandRNNError:
             if fresh and g == 1 and not earlier.holds_run():
                 run_dir.drop_config()  # refused before the first generation started: the name stays free
@@ -396,8 +393,8 @@ def train_one(
     on_epoch: Callable[[dict], None] | None = None,
     teacher: str | None = None,
 ) -> dict:
-    """fit's work for one generation, taught by `teacher` (a run folder; None: cfg.teacher)."""
-    cfg = with_joints(cfg, data)
+    """fit's work for one generation (cfg with the data's joints, as fit gives it), taught by `teacher` (a run
+    folder; None: cfg.teacher)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     prep = prepare(cfg, data, split)
@@ -468,9 +465,7 @@ def train_epochs(
                 break
     except KeyboardInterrupt:
         kept = f"{run_dir.checkpoint_path('last')} holds epoch {saved}" if saved else "no epoch had finished"
-        raise Interrupted(
-            f"stopped in epoch {epoch}; {kept}. Continue with: handrnn train --resume {run_dir}"
-        ) from None
+        raise Interrupted(f"stopped in epoch {epoch}; {kept}", run_dir) from None
     return history, best
 
 
