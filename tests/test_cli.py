@@ -584,6 +584,65 @@ def test_a_run_reading_every_other_frame_evaluates_as_it_trained_and_teaches_a_r
     assert train_tiny(tree, tmp_path, "student", student).joinpath("results.json").is_file()
 
 
+def test_phases_average_every_phase_in_training_evaluate_predict_and_the_api(tree, tmp_path, capsys):
+    """A run with --phases at frame step 3 reads each held-out sequence from frames 0, 1 and 2 and averages the
+    probabilities: results.json, `evaluate` (files named -phases), `predict FILE` and handrnn.load agree with that
+    mean computed one sequence at a time; `evaluate --no-phases` reads from frame 0 only, as a run without the
+    option does; at frame step 1 there is one phase and nothing changes."""
+    import numpy as np
+    import torch
+
+    import handrnn
+    from handrnn.datasets import load_data
+    from handrnn.evaluation import load_model, split_indices
+
+    flags = ["--frame-step", "3", "--features", "pose,vel", "--speed", "0.2", "--val-fraction", "0.2", "--phases"]
+    run = train_tiny(tree, tmp_path, "phases", [*flags, "--epochs", "2"])
+    model, encoder, _ = load_model(run)
+    data = load_data(str(tree))
+    index = split_indices(data, run, "test")
+    labels = torch.as_tensor(data.labels[index])
+
+    def probs(starts) -> torch.Tensor:  # each sequence alone, the mean over the phases it has
+        rows = []
+        with torch.no_grad():
+            for i in index:
+                s = data.sequences[i]
+                read = [torch.from_numpy(encoder(s[o:]))[None] for o in starts(len(s))]
+                rows.append(torch.stack([model(x, torch.tensor([x.shape[1]])).softmax(1)[0] for x in read]).mean(0))
+        return torch.stack(rows)
+
+    every, first = probs(lambda t: range(min(3, t))), probs(lambda t: range(1))
+    assert not torch.allclose(every, first)  # the other phases are other frames
+    results = json.loads((run / "results.json").read_text())
+    assert results["test_acc"] == pytest.approx(float((every.argmax(1) == labels).float().mean()))
+    assert results["test_loss"] == pytest.approx(float(torch.nn.functional.nll_loss(every.log(), labels)), rel=1e-5)
+
+    assert main(["evaluate", str(run)]) == 0  # as the run's config says: every phase
+    assert "phases, every phase (test" in capsys.readouterr().out
+    report = json.loads((run / "evaluation-test-best-phases.json").read_text())
+    assert report["phases"] is True and report["accuracy"] == pytest.approx(results["test_acc"])
+    assert report["loss"] == pytest.approx(results["test_loss"], rel=1e-5)
+    assert main(["evaluate", str(run), "--no-phases"]) == 0
+    plain = json.loads((run / "evaluation-test-best.json").read_text())
+    assert plain["phases"] is False
+    assert plain["loss"] == pytest.approx(float(torch.nn.functional.nll_loss(first.log(), labels)), rel=1e-5)
+    assert "phases (test" in capsys.readouterr().out
+
+    np.testing.assert_allclose(handrnn.load(run).predict_proba([data.sequences[i] for i in index]), every, rtol=1e-5)
+    path = tree / "Hand_pose_annotation_v1" / data.ids[index[0]] / "skeleton.txt"
+    assert main(["predict", str(run), str(path), "--json", "--top", "1"]) == 0
+    (top,) = json.loads(capsys.readouterr().out.splitlines()[0])["top"]
+    assert top == {"action": data.actions[int(every[0].argmax())], "probability": pytest.approx(float(every[0].max()))}
+
+    other = train_tiny(tree, tmp_path, "no-phases", flags[:-1])  # the same run without the option
+    assert main(["evaluate", str(other), "--phases"]) == 0
+    assert json.loads((other / "evaluation-test-best-phases.json").read_text())["phases"] is True
+    one_step = train_tiny(tree, tmp_path, "step1", ["--phases"])
+    assert main(["evaluate", str(one_step)]) == 0
+    assert json.loads((one_step / "evaluation-test-best.json").read_text())["phases"] is False
+
+
 def test_a_teacher_that_trained_on_the_students_validation_part_is_refused(tree, tmp_path, capsys):
     teacher = train_tiny(tree, tmp_path, "teacher", ["--val-fraction", "0"])
     argv = ["train", "--data", str(tree), "--out", str(tmp_path), "--name", "s", "--epochs", "1", "--num-units", "6"]

@@ -232,3 +232,25 @@ def test_an_encoder_with_a_step_reads_every_kth_frame_from_the_first():
     assert augmented.lengths.tolist() == [1, 1, 3, 3]  # before augmentation: a guide for bucketing only
     (_, lengths), (_, teacher_lengths) = augmented.batch_views(np.array([3, 2]), (every, kept_only), rng=rng)[0]
     assert lengths.tolist() == [3, 2] and teacher_lengths.tolist() == [8, 6]  # 8 and 6 frames left: each its own
+
+
+def test_phases_read_each_sequence_from_every_phase_of_the_step():
+    """Phases with step 3: a sequence of 7 frames is read from frames 0, 1 and 2 (rows of frames 0,3,6 / 1,4 /
+    2,5), one of 2 frames only from 0 and 1; `owner` names each reading's sequence, `y` keeps one label per
+    sequence. held_out gives a plain SequenceSet without phases or at step 1."""
+    from handrnn.data import Encoder, Phases, held_out
+
+    rng = np.random.default_rng(2)
+    seqs = [300 + np.cumsum(rng.normal(0, 3, (n, 63)), 0) for n in (7, 2)]
+    every = Encoder.fit(("pose", "vel"), "zscore", seqs, step=3)
+    phases = held_out(seqs, np.array([4, 9]), every, phases=True)
+    assert isinstance(phases, Phases) and len(phases) == 2 and phases.y.tolist() == [4, 9]
+    assert phases.owner.tolist() == [0, 0, 0, 1, 1]
+    assert phases.readings.y.tolist() == [4, 4, 4, 9, 9]
+    assert phases.readings.lengths.tolist() == [3, 2, 2, 1, 1]
+    for reading, (s, start) in zip(phases.readings.x, [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]):
+        np.testing.assert_array_equal(reading.numpy(), every(seqs[s][start:]))
+    np.testing.assert_array_equal(phases.readings.x[1].numpy(), every.encode_kept(seqs[0][[1, 4]]))
+    assert type(held_out(seqs, np.array([4, 9]), every)) is SequenceSet
+    once = Encoder.fit(("pose", "vel"), "zscore", seqs)
+    assert type(held_out(seqs, np.array([4, 9]), once, phases=True)) is SequenceSet  # step 1: one phase

@@ -39,3 +39,9 @@ def test_classification_report_per_class_and_accuracy():
     assert r["per_class_accuracy"] == {"a": 0.5, "b": 1.0, "c": 0.5}
     missing = classification_report(logits[:4], Y_TRUE[:4], ["a", "b", "c"])
     assert missing["per_class_accuracy"]["c"] is None
+
+
+def test_report_loss_is_the_mean_cross_entropy_of_the_true_classes():
+    logits = np.array([[0.0, 0.0], [np.log(3.0), 0.0]])  # probabilities 1/2 1/2 and 3/4 1/4
+    r = classification_report(logits, np.array([0, 1]), ["a", "b"])
+    assert r["loss"] == pytest.approx((np.log(2) + np.log(4)) / 2)

@@ -30,7 +30,8 @@ class Classifier:
         """One array [T, 63] or [T, 21, 3] (millimetres, FPHA's joint order), or a list of them -> [N, C]
         probabilities, rows in the input's order. `check` refuses input that is not in millimetres or not in
         FPHA's joint order (datasets.check_hand); `views` > 1 averages each sequence with views - 1 variants
-        drawn with the run's training augmentation (test-time augmentation, as `handrnn evaluate --tta`)."""
+        drawn with the run's training augmentation (test-time augmentation, as `handrnn evaluate --tta`). A run
+        with `phases` reads each sequence from every phase of its frame step, as `handrnn evaluate` does."""
         if views < 1:
             raise HandRNNError(f"views must be at least 1 (1 = each sequence alone), got {views}")
         single = isinstance(sequences, np.ndarray) and sequences.ndim in (2, 3) and sequences.dtype != object
@@ -41,7 +42,8 @@ class Classifier:
             for i, f in enumerate(frames):
                 check_hand(f, f"sequence {i}")
         labels = np.zeros(len(frames), dtype=np.int64)
-        logits = predict_views(self.model, frames, labels, self.encoder, augmentation(self.config), views)
+        augment, phases = augmentation(self.config), self.config.phases
+        logits = predict_views(self.model, frames, labels, self.encoder, augment, views, phases=phases)
         return torch.softmax(logits, 1).numpy()
 
     def __call__(self, sequences, top: int = 3, check: bool = True, views: int = 1) -> list[list[tuple[str, float]]]:

@@ -158,6 +158,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "device": args.device,
         "member": args.member,
         "tta": args.tta,
+        "phases": args.phases,
     }
     if args.threads < 0:
         raise HandRNNError(f"--threads must be 0 (PyTorch's default) or more, got {args.threads}")
@@ -168,11 +169,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if len(args.run) > 1 or args.out:
         return evaluate_together(args, options)
     run = args.run[0]
-    stem = report_stem(args.part, args.checkpoint, args.member, args.tta)
-    who = run + which(args.member, args.tta)
     folds = RunDir(run).folds()
+    r = evaluate_folds(Path(run), folds, **options) if folds else evaluate_run(Path(run), **options)
+    stem = report_stem(args.part, args.checkpoint, args.member, args.tta, r["phases"])
+    who = run + which(args.member, args.tta, r["phases"])
     if folds:  # a cross-subject parent: every fold, pooled
-        r = evaluate_folds(Path(run), folds, **options)
         print(f"{who} ({args.part}, {args.checkpoint} checkpoints, {len(folds)} folds, {r['n']} sequences)")
         print("per fold: " + ", ".join(f"{k} {v:.4f}" for k, v in r["folds"].items()))
         print(
@@ -181,7 +182,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         print(f"wrote evaluation-{stem}.json and confusion-{stem}.png in {run}")
         return 0
-    r = evaluate_run(Path(run), **options)
     print(f"{who} ({args.part}, {args.checkpoint} checkpoint, epoch {r['epoch']}, {r['n']} sequences)")
     print_scores(r)
     print(f"wrote evaluation-{stem}.json, confusion-{stem}.png, misclassified-{stem}.csv in {run}")
@@ -190,24 +190,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def evaluate_together(args: argparse.Namespace, options: dict) -> int:
     """`evaluate RUN RUN... --out DIR`: the runs' mean probabilities as one predictor."""
-    from .evaluation import combination_stem, evaluate_combination
+    from .evaluation import combination_stem, evaluate_combination, which
 
     if len(args.run) < 2:
         raise HandRNNError("--out is for several runs evaluated together; one run's report goes in its own folder")
     if not args.out:
         raise HandRNNError("several runs are evaluated together: give --out, the folder for their joint report")
     r = evaluate_combination([Path(p) for p in args.run], Path(args.out), **options)
-    views = f", {args.tta} views" if args.tta > 1 else ""
+    views = which(0, args.tta, r["phases"])
     print(f"{len(args.run)} runs together{views} ({args.part}, {args.checkpoint} checkpoints, {r['n']} sequences)")
     print("each alone: " + ", ".join(f"{k} {v['accuracy']:.4f}" for k, v in r["runs"].items()))
     print_scores(r)
-    stem = combination_stem(args.part, args.checkpoint, args.tta)
+    stem = combination_stem(args.part, args.checkpoint, args.tta, r["phases"])
     print(f"wrote evaluation-{stem}.json, confusion-{stem}.png, misclassified-{stem}.csv in {args.out}")
     return 0
 
 
 def print_scores(r: dict) -> None:
-    print(f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}")
+    print(
+        f"accuracy {r['accuracy']:.4f}  top-5 {r['top5_accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+        f"loss {r['loss']:.4f}"
+    )
     worst = sorted((v, k) for k, v in r["per_class_accuracy"].items() if v is not None)[:5]
     print("lowest per-class accuracy: " + ", ".join(f"{k} {v:.2f}" for v, k in worst))
 
@@ -227,8 +230,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     stride = args.stride or max(1, args.window // 4)
     if args.stream:
         return predict_stream(model, encoder, state, out, args, stride)
+    from .config import from_dict
     from .datasets import check_hand, read_sequence
-    from .evaluation import checkpoint_joints
+    from .evaluation import checkpoint_joints, reads_phases
     from .stream import classify, segments, windows
 
     joints = checkpoint_joints(state)  # the run's layout (FPHA: 21 joints)
@@ -236,12 +240,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not args.no_check:
         for path, seq in seqs:
             check_hand(seq, str(path))
+    phases = reads_phases(from_dict(state["config"], args.run), None)  # as evaluate reads the run
     for path, seq in seqs:
         if args.window:
-            results = list(windows(model, encoder, [seq], args.window, stride))
+            results = list(windows(model, encoder, [seq], args.window, stride, phases))
             out.segments(str(path), segments(results, args.window))
         else:
-            out.ranked("file", str(path), classify(model, encoder, seq))
+            out.ranked("file", str(path), classify(model, encoder, seq, phases))
     return 0
 
 
@@ -254,8 +259,11 @@ def predict_stream(model, encoder, state: dict, out: Reporter, args: argparse.Na
     if not args.no_check:
         frames = checked(frames, check_hand)
     if args.window:
-        results = []
-        for seen, probs in windows(model, encoder, frames, args.window, stride):
+        from .config import from_dict
+        from .evaluation import reads_phases
+
+        results, phases = [], reads_phases(from_dict(state["config"], args.run), None)
+        for seen, probs in windows(model, encoder, frames, args.window, stride, phases):
             out.ranked("frames", f"{max(0, seen - args.window)}-{seen}", probs)
             results.append((seen, probs))
         out.segments("stdin", segments(results, args.window))
@@ -627,6 +635,13 @@ def add_run_commands(sub) -> None:
         metavar="N",
         help="test-time augmentation: average the probabilities of each sequence and N-1 variants drawn with the "
         "run's training augmentation (fixed seed); 1 = the sequence alone",
+    )
+    e.add_argument(
+        "--phases",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a run that reads every k-th frame: average the probabilities of each sequence read from frame 0, "
+        "1, ..., k-1 (or not); default: as the run's config says (phases)",
     )
     e.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = PyTorch's default")
     e.set_defaults(func=cmd_evaluate)

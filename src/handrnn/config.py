@@ -55,6 +55,11 @@ class Config:
     frame_step: int = opt(
         1, "the model reads every k-th frame from the first (FPHA: 30 per second); augmentation sees all"
     )
+    phases: bool = opt(
+        False,
+        "frame_step k > 1: validation, test and prediction read each whole sequence k times (from frame 0, 1, ..., "
+        "k-1) and average the probabilities; off: from frame 0 only",
+    )
     lengths: str = opt("bucket", "pad (CW3: all to the dataset maximum, masked) | bucket | pack")
     # model
     model: str = opt("rnn", "rnn (CW3 section 2) | hrnn (CW3 section 3)")

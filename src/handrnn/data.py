@@ -283,6 +283,32 @@ class SequenceSet:
         return [torch.from_numpy(encode(f)) for f in frames]
 
 
+class Phases:
+    """Sequences each read from every phase of `encode`'s step: from frame 0, 1, ..., step - 1 (those a sequence
+    has), every reading one sequence of `readings`; `owner` names each reading's sequence. `predict` averages a
+    sequence's probabilities over its readings."""
+
+    def __init__(self, sequences: list[np.ndarray], labels: np.ndarray, encode: Encoder):
+        starts = [range(min(encode.step, len(s))) for s in sequences]
+        self.owner = torch.tensor([i for i, r in enumerate(starts) for _ in r], dtype=torch.long)
+        frames = [s[o:] for s, r in zip(sequences, starts) for o in r]
+        self.readings = SequenceSet(frames, np.asarray(labels)[self.owner.numpy()], encode)
+        self.y = torch.as_tensor(labels, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def held_out(
+    sequences: list[np.ndarray], labels: np.ndarray, encode: Encoder, phases: bool = False
+) -> SequenceSet | Phases:
+    """Sequences to evaluate: read once from their first frame, or with `phases` (and a step > 1) from every
+    phase of the encoder's step."""
+    if phases and encode.step > 1:
+        return Phases(sequences, labels, encode)
+    return SequenceSet(sequences, labels, encode)
+
+
 def pad(xs: list[torch.Tensor], lengths: torch.Tensor, pad_to: int | None) -> torch.Tensor:
     """[T_i, D] tensors -> [B, T, D] padded with PAD_VALUE to the longest or `pad_to`."""
     if pad_to is not None:

@@ -11,7 +11,7 @@ import torch
 
 from .augment import Augmentation
 from .config import Config, from_dict
-from .data import Encoder, Normaliser, SequenceSet, fingerprint
+from .data import Encoder, Normaliser, fingerprint, held_out
 from .datasets import HandActions, load_data
 from .errors import HandRNNError
 from .metrics import classification_report, macro_f1
@@ -63,15 +63,25 @@ def pick_member(model: torch.nn.Module, member: int, where: Path) -> torch.nn.Mo
     return model.members[member - 1]
 
 
-def which(member: int = 0, tta: int = 1) -> str:
-    """How an evaluation reads a run, for its messages: one ensemble member, several test-time views."""
-    return (f" member {member}" if member else "") + (f", {tta} views" if tta > 1 else "")
+def which(member: int = 0, tta: int = 1, phases: bool = False) -> str:
+    """How an evaluation reads a run, for its messages: one ensemble member, several test-time views, every
+    phase of its frame step."""
+    return (
+        (f" member {member}" if member else "")
+        + (f", {tta} views" if tta > 1 else "")
+        + (", every phase" if phases else "")
+    )
 
 
-def report_stem(part: str, checkpoint: str, member: int = 0, tta: int = 1) -> str:
-    """The name shared by an evaluation's files: PART-CHECKPOINT, with -memberK for one ensemble member and
-    -ttaN for N test-time views."""
-    return f"{part}-{checkpoint}" + (f"-member{member}" if member else "") + (f"-tta{tta}" if tta > 1 else "")
+def report_stem(part: str, checkpoint: str, member: int = 0, tta: int = 1, phases: bool = False) -> str:
+    """The name shared by an evaluation's files: PART-CHECKPOINT, with -memberK for one ensemble member, -ttaN
+    for N test-time views and -phases for every phase of the run's frame step."""
+    return (
+        f"{part}-{checkpoint}"
+        + (f"-member{member}" if member else "")
+        + (f"-tta{tta}" if tta > 1 else "")
+        + ("-phases" if phases else "")
+    )
 
 
 def predict_views(
@@ -82,20 +92,22 @@ def predict_views(
     augment: Augmentation,
     views: int = 1,
     seed: int = TTA_SEED,
+    phases: bool = False,
 ) -> torch.Tensor:
     """Logits [N, C] of raw sequences; with `views` > 1 (test-time augmentation) their softmax is the mean
     probability over each sequence itself and views - 1 variants drawn with `augment` (the run's training
-    augmentation) from a generator seeded with `seed`. One view is `predict`'s logits unchanged."""
+    augmentation) from a generator seeded with `seed`; with `phases`, each of them is read from every phase of
+    the encoder's step (`Phases`). One view, one phase, is `predict`'s logits unchanged."""
     if views > 1 and not augment:
         raise HandRNNError("test-time views are drawn with the run's training augmentation, and this run had none")
-    logits = predict(model, SequenceSet(frames, labels, encoder))
+    logits = predict(model, held_out(frames, labels, encoder, phases))
     if views == 1:
         return logits
     rng = np.random.default_rng([seed, 11])
     log_probs = [logits.log_softmax(1)]
     for _ in range(views - 1):
         variants = [augment(f, rng) for f in frames]
-        log_probs.append(predict(model, SequenceSet(variants, labels, encoder)).log_softmax(1))
+        log_probs.append(predict(model, held_out(variants, labels, encoder, phases)).log_softmax(1))
     return torch.stack(log_probs).logsumexp(0) - np.log(views)
 
 
@@ -124,6 +136,7 @@ class Predictions(NamedTuple):
     data: HandActions
     state: dict
     config: Config
+    phases: bool = False  # read from every phase of the frame step
 
 
 def run_predictions(
@@ -136,13 +149,16 @@ def run_predictions(
     device: str = "cpu",
     member: int = 0,
     tta: int = 1,
+    phases: bool | None = None,
     data: HandActions | None = None,
 ) -> Predictions:
     """The logits of a run's checkpoint on the sequences of its `part`, read from `data` (loaded from `data_path`
-    or the run's own dataset when None) after checking that they are the ones the run used."""
+    or the run's own dataset when None) after checking that they are the ones the run used; `phases` None reads
+    them as the run's config says."""
     if tta < 1:
         raise HandRNNError(f"tta must be at least 1 (1 = the sequence alone), got {tta}")
     cfg = RunDir(run_dir).read_config()
+    phases = reads_phases(cfg, phases)
     model, encoder, state = load_model(run_dir, checkpoint, device, member)
     if data is None:
         data = load_data(data_path or cfg.data, allow_pickle=allow_pickle, on_bad=cfg.on_bad)
@@ -151,8 +167,14 @@ def run_predictions(
     index = split_indices(data, run_dir, part)
     RunDir(run_dir).check_data(part, fingerprint(data, index))
     frames = [data.sequences[i] for i in index]
-    logits = predict_views(model, frames, data.labels[index], encoder, augmentation(cfg), tta).numpy()
-    return Predictions(logits, index, data, state, cfg)
+    logits = predict_views(model, frames, data.labels[index], encoder, augmentation(cfg), tta, phases=phases).numpy()
+    return Predictions(logits, index, data, state, cfg, phases)
+
+
+def reads_phases(cfg: Config, phases: bool | None) -> bool:
+    """Whether an evaluation reads every phase: as asked, else as the run's config says; never at frame step 1,
+    where there is one phase."""
+    return (cfg.phases if phases is None else phases) and cfg.frame_step > 1
 
 
 def evaluate_run(
@@ -162,11 +184,20 @@ def evaluate_run(
     run_dir = Path(run_dir)
     p = run_predictions(run_dir, checkpoint=checkpoint, part=part, member=member, tta=tta, **options)
     report = classification_report(p.logits, p.data.labels[p.index], p.data.actions)
-    report.update({"checkpoint": checkpoint, "epoch": p.state["epoch"], "part": part, "member": member, "tta": tta})
+    report.update(
+        {
+            "checkpoint": checkpoint,
+            "epoch": p.state["epoch"],
+            "part": part,
+            "member": member,
+            "tta": tta,
+            "phases": p.phases,
+        }
+    )
     cfg = p.config
-    who = f"{cfg.model}/{cfg.cell}" + which(member, tta)
+    who = f"{cfg.model}/{cfg.cell}" + which(member, tta, p.phases)
     title = f"{who} {cfg.protocol} {part} ({checkpoint} epoch {p.state['epoch']}): acc {report['accuracy']:.4f}"
-    write_report(run_dir, report_stem(part, checkpoint, member, tta), report, p, title)
+    write_report(run_dir, report_stem(part, checkpoint, member, tta, p.phases), report, p, title)
     return report
 
 
@@ -204,26 +235,34 @@ def evaluate_combination(
     log_probs = torch.stack([torch.from_numpy(p.logits).log_softmax(1) for p in preds])
     logits = (log_probs.logsumexp(0) - np.log(len(preds))).numpy()
     report = classification_report(logits, labels, first.data.actions)
+    phases = any(p.phases for p in preds)
     report.update(
         {
             "checkpoint": checkpoint,
             "part": part,
             "tta": tta,
+            "phases": phases,
             "runs": {
-                str(r): {"epoch": p.state["epoch"], "accuracy": float((p.logits.argmax(1) == labels).mean())}
+                str(r): {
+                    "epoch": p.state["epoch"],
+                    "accuracy": float((p.logits.argmax(1) == labels).mean()),
+                    "phases": p.phases,
+                }
                 for r, p in zip(run_dirs, preds)
             },
         }
     )
     title = f"{len(preds)} runs combined, {part} ({checkpoint} checkpoints): acc {report['accuracy']:.4f}"
     Path(out).mkdir(parents=True, exist_ok=True)
-    write_report(Path(out), combination_stem(part, checkpoint, tta), report, first._replace(logits=logits), title)
+    stem = combination_stem(part, checkpoint, tta, phases)
+    write_report(Path(out), stem, report, first._replace(logits=logits), title)
     return report
 
 
-def combination_stem(part: str, checkpoint: str, tta: int = 1) -> str:
-    """The name shared by a combination's files: the one-run name with -combined."""
-    return report_stem(part, checkpoint, 0, tta) + "-combined"
+def combination_stem(part: str, checkpoint: str, tta: int = 1, phases: bool = False) -> str:
+    """The name shared by a combination's files: the one-run name with -combined (-phases where any of its runs
+    read every phase)."""
+    return report_stem(part, checkpoint, 0, tta, phases) + "-combined"
 
 
 def write_report(folder: Path, stem: str, report: dict, p: Predictions, title: str) -> None:
@@ -282,8 +321,9 @@ def evaluate_folds(parent: Path, folds: list[RunDir], **kwargs) -> dict:
         "checkpoint": kwargs.get("checkpoint", "best"),
         "member": kwargs.get("member", 0),
         "tta": kwargs.get("tta", 1),
+        "phases": any(r["phases"] for r in reports.values()),
     }
-    stem = report_stem(pooled["part"], pooled["checkpoint"], pooled["member"], pooled["tta"])
+    stem = report_stem(pooled["part"], pooled["checkpoint"], pooled["member"], pooled["tta"], pooled["phases"])
     RunDir(parent).write_json(f"evaluation-{stem}.json", pooled)
     title = f"{Path(parent).name}: {len(folds)} folds pooled, {pooled['part']} accuracy {pooled['accuracy']:.4f}"
     from .plots import plot_confusion

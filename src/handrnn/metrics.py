@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -26,6 +27,13 @@ def macro_f1(cm: np.ndarray) -> float:
     return float(f1[present].mean())
 
 
+def cross_entropy(logits: np.ndarray, y_true: np.ndarray) -> float:
+    """Mean negative log-probability of the true classes under softmax(logits); NaN for no sequences."""
+    if len(y_true) == 0:
+        return float("nan")
+    return float(torch.nn.functional.cross_entropy(torch.as_tensor(logits), torch.as_tensor(y_true, dtype=torch.long)))
+
+
 def classification_report(logits: np.ndarray, y_true: np.ndarray, actions: list[str]) -> dict:
     """Every metric `handrnn evaluate` prints, as plain data."""
     y_pred = logits.argmax(1)
@@ -36,6 +44,7 @@ def classification_report(logits: np.ndarray, y_true: np.ndarray, actions: list[
         "n": len(y_true),
         "accuracy": float((y_pred == y_true).mean()),
         "top5_accuracy": top_k_accuracy(logits, y_true, min(5, logits.shape[1])),
+        "loss": cross_entropy(logits, y_true),
         "macro_f1": macro_f1(cm),
         "per_class_accuracy": per_class,
         "confusion_matrix": cm.tolist(),

@@ -85,17 +85,27 @@ class Streamer:
 
 
 @torch.no_grad()
-def classify(model: torch.nn.Module, encoder: Encoder, frames: np.ndarray) -> np.ndarray:
-    """Probabilities [C] of one whole sequence [T, 63]."""
-    x = torch.from_numpy(encoder(frames))[None].to(device_of(model))
-    return torch.softmax(model(x, torch.tensor([x.shape[1]])), -1)[0].cpu().numpy()
+def classify(model: torch.nn.Module, encoder: Encoder, frames: np.ndarray, phases: bool = False) -> np.ndarray:
+    """Probabilities [C] of one whole sequence [T, 63]; with `phases`, their mean over the readings from each
+    phase of the encoder's step (as `data.Phases`)."""
+    starts = range(min(encoder.step, len(frames))) if phases else range(1)
+    probs = []
+    for start in starts:
+        x = torch.from_numpy(encoder(frames[start:]))[None].to(device_of(model))
+        probs.append(torch.softmax(model(x, torch.tensor([x.shape[1]])), -1)[0].cpu())
+    return torch.stack(probs).mean(0).numpy()
 
 
 def windows(
-    model: torch.nn.Module, encoder: Encoder, chunks: Iterable[np.ndarray], window: int, stride: int
+    model: torch.nn.Module,
+    encoder: Encoder,
+    chunks: Iterable[np.ndarray],
+    window: int,
+    stride: int,
+    phases: bool = False,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(frames seen, probabilities of the last `window` frames, fewer at the start) every `stride` frames and
-    after the last frame; each window is classified as a sequence of its own."""
+    after the last frame; each window is classified as a sequence of its own (`classify`, with `phases`)."""
     if window < 1 or stride < 1:
         raise HandRNNError(f"--window and --stride must be at least 1, got {window} and {stride}")
     model.eval()
@@ -106,9 +116,9 @@ def windows(
             seen += 1
             if seen % stride == 0:
                 last = seen
-                yield seen, classify(model, encoder, np.stack(kept))
+                yield seen, classify(model, encoder, np.stack(kept), phases)
     if seen > last:
-        yield seen, classify(model, encoder, np.stack(kept))
+        yield seen, classify(model, encoder, np.stack(kept), phases)
 
 
 @dataclass

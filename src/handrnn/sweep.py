@@ -158,6 +158,7 @@ ADDED_LATER = {
     "warp": (0.0,),
     "drift": (0.0,),
     "generations": (1,),
+    "phases": (False,),
 }
 
 

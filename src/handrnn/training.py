@@ -20,7 +20,18 @@ from tqdm import tqdm
 
 from .augment import Augmentation
 from .config import Config, validate
-from .data import Encoder, Normaliser, SequenceSet, Split, batch_indices, carve_validation, fingerprint, kept
+from .data import (
+    Encoder,
+    Normaliser,
+    Phases,
+    SequenceSet,
+    Split,
+    batch_indices,
+    carve_validation,
+    fingerprint,
+    held_out,
+    kept,
+)
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
 from .models import Ensemble, build_model
@@ -183,8 +194,13 @@ def members_of(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: SequenceSet) -> torch.Tensor:
-    """Logits [N, C] for every sequence of `data`, in its order (batched by length, which is exact)."""
+def predict(model: nn.Module, data: SequenceSet | Phases) -> torch.Tensor:
+    """Logits [N, C] for every sequence of `data`, in its order (batched by length, which is exact); for
+    `Phases`, the log of each sequence's probabilities averaged over its readings."""
+    if isinstance(data, Phases):
+        probs = torch.softmax(predict(model, data.readings), 1)
+        total = torch.zeros(len(data), probs.shape[1]).index_add_(0, data.owner, probs)
+        return (total / torch.bincount(data.owner, minlength=len(data))[:, None]).log()
     model.eval()
     device = device_of(model)
     logits = torch.empty(len(data), model.num_classes)
@@ -194,7 +210,7 @@ def predict(model: nn.Module, data: SequenceSet) -> torch.Tensor:
     return logits
 
 
-def evaluate(model: nn.Module, data: SequenceSet) -> tuple[float, float]:
+def evaluate(model: nn.Module, data: SequenceSet | Phases) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) on `data`."""
     if len(data) == 0:
         return float("nan"), float("nan")
@@ -207,8 +223,8 @@ class Prepared:
     """Everything a run needs besides the model: the three parts of the data, encoded."""
 
     train: SequenceSet
-    val: SequenceSet
-    test: SequenceSet
+    val: SequenceSet | Phases
+    test: SequenceSet | Phases
     encoder: Encoder
     pad_to: int | None
     index: dict[str, list[int]]
@@ -241,12 +257,16 @@ def prepare(cfg: Config, data: HandActions, split: Split) -> Prepared:
         cfg.feature_names(), cfg.normalise, [data.sequences[i] for i in train], augment, cfg.seed, cfg.frame_step
     )
 
-    def part(index: np.ndarray, augment: Augmentation | None = None) -> SequenceSet:
-        return SequenceSet([data.sequences[i] for i in index], data.labels[index], encoder, augment)
+    def frames(index: np.ndarray) -> list[np.ndarray]:
+        return [data.sequences[i] for i in index]
+
+    def evaluated(index: np.ndarray) -> SequenceSet | Phases:
+        return held_out(frames(index), data.labels[index], encoder, cfg.phases)
 
     pad_to = kept(int(data.lengths.max()), cfg.frame_step) if cfg.lengths == "pad" else None  # CW3: the max_len
     index = {"train": train.tolist(), "val": val.tolist(), "test": split.test.tolist()}
-    return Prepared(part(train, augment), part(val), part(split.test), encoder, pad_to, index)
+    training = SequenceSet(frames(train), data.labels[train], encoder, augment)
+    return Prepared(training, evaluated(val), evaluated(split.test), encoder, pad_to, index)
 
 
 def make_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
