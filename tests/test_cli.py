@@ -198,6 +198,7 @@ def test_every_preset_loads_and_flags_override_it(tmp_path, capsys):
     assert one.warp == xs.warp == 0.5 and best.warp == few.warp == three.warp == 0  # rounds 49 and 47: uneven speed
     assert few.generations == one.generations == 2  # rounds 52 and 53: a second generation, taught by the first
     assert best.generations == three.generations == xs.generations == 1
+    assert few.phases and not (one.phases or three.phases or best.phases or xs.phases)  # round 55: 1:3 only
     assert main(["train", "--preset", "nonesuch"]) == 2
     assert "no preset named 'nonesuch'" in capsys.readouterr().err
 
