@@ -529,6 +529,57 @@ def test_generations_train_in_one_run_what_a_run_and_then_its_student_train(tree
     assert report["accuracy"] == pytest.approx(json.loads((run / "results.json").read_text())["test_acc"])
 
 
+def test_all_generations_judge_a_run_with_every_generations_networks(tree, tmp_path, capsys):
+    """--all-generations: the same training (last.pt as without it); validation, results.json, `evaluate`,
+    `predict` and handrnn.load read the generations' networks as one ensemble, which is what `evaluate RUN
+    RUN/generation1 --out DIR` gives for the generations of the same run made without the option; --member counts
+    the networks of every generation."""
+    import numpy as np
+    import torch
+
+    import handrnn
+    from handrnn.datasets import load_data
+    from handrnn.evaluation import split_indices
+
+    flags = [*GENERATION_FLAGS, "--generations", "2", "--val-fraction", "0"]
+    plain = train_tiny(tree, tmp_path, "plain", flags)
+    run = train_tiny(tree, tmp_path, "all", [*flags, "--all-generations"])
+    assert same_weights(run, plain) and same_weights(run / "generation1", plain / "generation1")
+    assert main(["evaluate", str(plain), str(plain / "generation1"), "--out", str(tmp_path / "both")]) == 0
+    both = json.loads((tmp_path / "both" / "evaluation-test-best-combined.json").read_text())
+    results = json.loads((run / "results.json").read_text())
+    alone = json.loads((plain / "results.json").read_text())
+    assert results["test_acc"] == pytest.approx(both["accuracy"])
+    assert results["test_loss"] == pytest.approx(both["loss"], rel=1e-5) and results["test_loss"] != alone["test_loss"]
+    assert results["parameters"] == 2 * alone["parameters"]
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0
+    report = json.loads((run / "evaluation-test-best.json").read_text())
+    assert report["loss"] == pytest.approx(both["loss"], rel=1e-5)
+
+    clf = handrnn.load(run)
+    assert len(clf.model.members) == 4  # two networks per generation
+    data = load_data(str(tree))
+    index = split_indices(data, run, "test")
+    probs = clf.predict_proba([data.sequences[i] for i in index])
+    labels = torch.as_tensor(data.labels[index])
+    assert float(torch.nn.functional.nll_loss(torch.from_numpy(probs).log(), labels)) == pytest.approx(
+        both["loss"], rel=1e-4
+    )
+    assert main(["evaluate", str(run), "--member", "4"]) == 0  # generation 2's second network
+    assert main(["evaluate", str(run), "--member", "5"]) == 2
+    assert "member must be in 1..4" in capsys.readouterr().err
+    assert "read every generation's networks together" in (run / "MODEL.md").read_text()
+    assert main(["table", str(run)]) == 0
+    assert "gen2all" in capsys.readouterr().out
+    assert np.allclose(probs.sum(1), 1)
+    assert main(["export", str(run), "--format", "torchscript", "--out", str(tmp_path / "all.pt")]) == 0
+    graph = torch.jit.load(str(tmp_path / "all.pt"))  # the exported graph holds every generation too
+    first = data.sequences[index[0]]
+    exported = graph(torch.as_tensor(first, dtype=torch.float32)[None])[0].detach().numpy()
+    np.testing.assert_allclose(exported, clf.predict_proba(first)[0], rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "at, said, table_says",
     [

@@ -125,6 +125,11 @@ class Config:
         "distillation, weight distill), the earlier ones kept in the run folder as generation1, ...; the first is "
         "taught by teacher, if given",
     )
+    all_generations: bool = opt(
+        False,
+        "generations > 1: validate, test and predict with the mean of every generation's probabilities (their "
+        "networks as one ensemble); off: the last generation alone",
+    )
     ema: float = opt(0.0, "decay of an exponential moving average of the weights, used to validate and test; 0 = off")
     grad_clip: float = opt(5.0, "max gradient norm; 0 = off")
     patience: int = opt(0, "stop after this many epochs without a better validation score; 0 = never")

@@ -15,7 +15,7 @@ from .data import Encoder, Normaliser, fingerprint, held_out
 from .datasets import HandActions, load_data
 from .errors import HandRNNError
 from .metrics import classification_report, macro_f1
-from .models import build_model
+from .models import build_model, together
 from .runs import RunDir
 from .skeleton import NUM_JOINTS
 from .training import augmentation, members_of, predict, resolve_device
@@ -28,7 +28,8 @@ def load_model(
 ) -> tuple[torch.nn.Module, Encoder, dict]:
     """The model of a run folder's checkpoint (best or last) on `device`, its input encoder and the
     checkpoint's metadata; `member` k >= 1 gives an ensemble's k-th network alone (it reads its own columns of
-    the same input)."""
+    the same input). A run of several generations with all_generations is the ensemble of every generation's
+    networks (each generation's checkpoint of the same name; members counted over all of them)."""
     run = RunDir(run_dir)
     folds = run.folds()
     if folds:
@@ -47,8 +48,23 @@ def load_model(
             f"{where}: not a checkpoint this handrnn can load (another version or model; {e.__class__.__name__}: "
             f"{str(e).splitlines()[0][:120]})"
         ) from None
+    encoder = Encoder(cfg.feature_names(), Normaliser(**state["normaliser"]), cfg.frame_step)
+    if cfg.all_generations and cfg.generations > 1:
+        model = together([*earlier_generations(run, checkpoint, encoder), model])
     model = pick_member(model, member, where).to(resolve_device(device))
-    return model.eval(), Encoder(cfg.feature_names(), Normaliser(**state["normaliser"]), cfg.frame_step), state
+    return model.eval(), encoder, state
+
+
+def earlier_generations(run: RunDir, checkpoint: str, encoder: Encoder) -> list[torch.nn.Module]:
+    """The models of a run's earlier generations (generation1, ...), each read from its `checkpoint`; each must
+    read the input as the run's last generation does."""
+    models = []
+    for g in range(1, run.read_config().generations):
+        model, theirs, _ = load_model(run.generation(g).path, checkpoint)
+        if theirs != encoder:
+            raise HandRNNError(f"{run.generation(g).path}: reads other input than {run.path} (features or normaliser)")
+        models.append(model)
+    return models
 
 
 def pick_member(model: torch.nn.Module, member: int, where: Path) -> torch.nn.Module:

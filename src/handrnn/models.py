@@ -407,6 +407,13 @@ class Ensemble(nn.Module):
         return self.combine(torch.stack([o[0] for o in outs])), [o[1] for o in outs]
 
 
+def together(models: list[nn.Module]) -> Ensemble:
+    """Models that read the same input as one ensemble of all their networks (an ensemble's members taken one by
+    one): the mean of the networks' probabilities, which for models of equally many networks is the mean of the
+    models' probabilities."""
+    return Ensemble([n for m in models for n in (m.members if isinstance(m, Ensemble) else [m])])
+
+
 def kernel_runs_on(x: torch.Tensor | PackedSequence) -> bool:
     """Whether the grouped kernel runs for input `x`: on the CPU. On a GPU PyTorch's layers (cuDNN) run the
     same maths faster (handrnn bench --device cuda, H200: the HRNN 16/160 0.33 against 2.79 s/epoch, the best

@@ -300,6 +300,12 @@ class RunDir:
                     f"- generation {cfg.generations} of {cfg.generations}, taught by generation{cfg.generations - 1}: "
                     f"the earlier generations are the run folders generation1 to generation{cfg.generations - 1} "
                     "in this folder; the minutes above are this generation's"
+                    + (
+                        "; its results, `evaluate`, `predict` and `handrnn.load` read every generation's networks "
+                        "together (all_generations)"
+                        if cfg.all_generations
+                        else ""
+                    )
                 ]
                 if cfg.generations > 1
                 else []
@@ -367,7 +373,7 @@ def describe(cfg: Config) -> str:
     """One line naming what a run trained, for tables."""
     label = features_label(cfg)
     step = f"every{cfg.frame_step}" if cfg.frame_step > 1 else ""
-    gen = f"gen{cfg.generations}" if cfg.generations > 1 else ""
+    gen = f"gen{cfg.generations}" + ("all" if cfg.all_generations else "") if cfg.generations > 1 else ""
     extras = [f for f in (label if label != "xyz" else "", cfg.pool if cfg.pool != "last" else "", step, gen) if f]
     return " ".join([cfg.model, size_label(cfg), f"b{cfg.batch_size}", f"lr{cfg.lr:g}", cfg.lengths, *extras])
 

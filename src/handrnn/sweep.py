@@ -159,6 +159,7 @@ ADDED_LATER = {
     "drift": (0.0,),
     "generations": (1,),
     "phases": (False,),
+    "all_generations": (False,),
 }
 
 

@@ -8,9 +8,9 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from .data import (
 )
 from .datasets import HandActions
 from .errors import HandRNNError, Interrupted
-from .models import Ensemble, build_model
+from .models import Ensemble, build_model, together
 from .runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -309,11 +309,17 @@ class Training:
     scheduler: object
     ema: torch.optim.swa_utils.AveragedModel | None
     teacher: Teacher | None = None
+    earlier: list[nn.Module] = field(default_factory=list)  # earlier generations judged with it (all_generations)
 
     @property
     def eval_model(self) -> nn.Module:
         """The weights that are validated, tested and saved as "model": the average when there is one."""
         return self.ema.module if self.ema is not None else self.model
+
+    @property
+    def judged(self) -> nn.Module:
+        """What validation and test read: eval_model, with the earlier generations' networks where there are."""
+        return judged(self.eval_model, self.earlier)
 
     def state(self) -> dict:
         state = {"model": self.eval_model.state_dict(), "optimizer": self.optimizer.state_dict()}
@@ -347,12 +353,34 @@ def device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def start_training(cfg: Config, num_classes: int, steps_per_epoch: int, teacher: Teacher | None = None) -> Training:
+def start_training(
+    cfg: Config,
+    num_classes: int,
+    steps_per_epoch: int,
+    teacher: Teacher | None = None,
+    earlier: list[nn.Module] | None = None,
+) -> Training:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, num_classes).to(resolve_device(cfg.device))
     optimizer = make_optimizer(cfg, model)
     scheduler = make_scheduler(cfg, optimizer, steps_per_epoch)
-    return Training(model, optimizer, scheduler, make_ema(cfg, model), teacher)
+    return Training(model, optimizer, scheduler, make_ema(cfg, model), teacher, earlier or [])
+
+
+def judged(model: nn.Module, earlier: Sequence[nn.Module]) -> nn.Module:
+    """`model` alone, or with the earlier generations' networks as one ensemble (all_generations)."""
+    return together([*earlier, model]) if earlier else model
+
+
+def load_earlier(cfg: Config, run_dir: RunDir) -> list[nn.Module]:
+    """The finished earlier generations of the run (best checkpoints) that its last generation is judged with, on
+    cfg's device: with all_generations and generations > 1, else none."""
+    if not (cfg.all_generations and cfg.generations > 1):
+        return []
+    from .evaluation import load_model  # evaluation builds on this module
+
+    device = resolve_device(cfg.device)
+    return [load_model(run_dir.generation(g).path, "best", str(device))[0] for g in range(1, cfg.generations)]
 
 
 def with_joints(cfg: Config, data: HandActions) -> Config:
@@ -425,7 +453,8 @@ def train_one(
         log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
     if cfg.distill and cfg.members < 2 and not teacher_run:
         log.warning(f"distill = {cfg.distill} applies to ensembles; this run trains one network, so it is off")
-    run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size), taught_by)
+    earlier = load_earlier(cfg, run_dir)
+    run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size), taught_by, earlier)
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
     sha256 = {part: fingerprint(data, np.array(index, dtype=np.int64)) for part, index in prep.index.items()}
     if resume and run_dir.has_checkpoint("last"):
@@ -446,7 +475,7 @@ def train_one(
         if start > 1:
             log.info(f"resuming {run_dir} after epoch {start - 1}")
         history, best = train_epochs(cfg, run, prep, run_dir, meta, history, best, start, on_epoch)
-        return finish(cfg, run.eval_model, prep, history, best, run_dir)
+        return finish(cfg, run.eval_model, prep, history, best, run_dir, earlier)
 
 
 def train_epochs(
@@ -537,8 +566,8 @@ def run_epoch(cfg: Config, run: Training, prep: Prepared, epoch: int, progress: 
         teacher=run.teacher,
     )
     seconds = time.perf_counter() - t0
-    val_loss, val_acc = evaluate(run.eval_model, prep.val)
-    test_acc = evaluate(run.eval_model, prep.test)[1] if cfg.test_every_epoch else ""
+    val_loss, val_acc = evaluate(run.judged, prep.val)
+    test_acc = evaluate(run.judged, prep.test)[1] if cfg.test_every_epoch else ""
     return {
         "epoch": epoch,
         "train_loss": train_loss,
@@ -565,11 +594,19 @@ def clock(seconds: float) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
-def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], best: dict, run_dir: RunDir) -> dict:
-    """Test the best and last checkpoints once, write results.json."""
-    last_loss, last_acc = evaluate(model, prep.test)
+def finish(
+    cfg: Config,
+    model: nn.Module,
+    prep: Prepared,
+    history: list[dict],
+    best: dict,
+    run_dir: RunDir,
+    earlier: Sequence[nn.Module] = (),
+) -> dict:
+    """Test the best and last checkpoints once (with the earlier generations, if given), write results.json."""
+    last_loss, last_acc = evaluate(judged(model, earlier), prep.test)
     model.load_state_dict(run_dir.load("best")["model"])
-    test_loss, test_acc = evaluate(model, prep.test)
+    test_loss, test_acc = evaluate(judged(model, earlier), prep.test)
     seconds = [float(r["seconds"]) for r in history]
     results = {
         "run": str(run_dir),
@@ -587,7 +624,7 @@ def finish(cfg: Config, model: nn.Module, prep: Prepared, history: list[dict], b
         "test_loss_last_epoch": last_loss,
         "seconds_per_epoch": float(np.mean(seconds)) if seconds else 0.0,
         "train_seconds": float(np.sum(seconds)),
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": sum(p.numel() for p in judged(model, earlier).parameters()),
     }
     run_dir.write_results(results)
     return results
