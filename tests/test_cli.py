@@ -743,6 +743,14 @@ def test_table_folds_groups_students_taught_by_their_own_folds_teacher(tree, tmp
     assert all(row[4] == "1, 2 of 3" for row in rows)
     assert all("its fold's run of " in row[2] and "distill=" in row[2] for row in rows)
     assert len({row[2] for row in rows}) == 4  # the teacher's units tell two of the groups from the other two
+    third = [  # taught by the students of their folds, themselves taught: one group too
+        train_tiny(tree, tmp_path, f"g3-f{f}", [*fold, "--val-fold", str(f), "--distill", "1", "--teacher", str(s)])
+        for f, s in ((1, tmp_path / "s6-d1-f1"), (2, tmp_path / "s6-d1-f2"))
+    ]
+    capsys.readouterr()
+    assert main(["table", "--folds", *map(str, third)]) == 0
+    (row,) = [row.split(" | ") for row in capsys.readouterr().out.splitlines()[2:]]
+    assert row[0] == "| g3-f1, g3-f2" and row[4] == "1, 2 of 3"
 
 
 def test_table_folds_sums_each_configs_validation_over_its_folds(tree, tmp_path, capsys):

@@ -463,14 +463,18 @@ def fold_groups(runs: list[RunDir]) -> list[dict]:
 def fold_teacher(cfg: Config) -> str:
     """A k-fold student's teacher as fold_groups compares it: where the teacher is a k-fold run of the student's own
     fold, its config less where it ran (named by its description and a digest of the rest), so that the students
-    of folds 1 to n, each taught by its fold's run of one teacher config, form one group; otherwise its path."""
+    of folds 1 to n, each taught by its fold's run of one teacher config, form one group; otherwise its path. A
+    teacher taught in turn (a third generation's) is compared the same way, down the chain."""
     where = Path(cfg.teacher)
     if not (where / "config.json").is_file():
         return cfg.teacher
     teacher = RunDir(where).read_config()
     if teacher.val_fold != cfg.val_fold:
         return cfg.teacher
-    digest = hashlib.sha1(json.dumps(what_fields(teacher), sort_keys=True).encode()).hexdigest()[:8]
+    fields = what_fields(teacher)
+    if teacher.teacher:
+        fields["teacher"] = fold_teacher(teacher)
+    digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
     return f"its fold's run of {describe(teacher)} [{digest}]"
 
 
