@@ -688,7 +688,8 @@ SAME_RUN = ("data", "out", "name", "threads")  # where a run lives and how many 
 
 def since(run: Path, line: str) -> list[str]:
     """Flags that make `line` train today what the run trained: the fields whose preset or default changed
-    since the run was made, at the run's values (min_steps only where it changes the epochs)."""
+    since the run was made, at the run's values (min_steps only where it changes the epochs, all_generations only
+    where the run trained more than one generation)."""
     import dataclasses
 
     from handrnn.cli import config_from_args, get_parser
@@ -705,6 +706,8 @@ def since(run: Path, line: str) -> list[str]:
         if name == "min_steps" and today.epochs_for(train) == dataclasses.replace(today, min_steps=was).epochs_for(
             train
         ):
+            continue
+        if name == "all_generations" and recorded["generations"] == 1:  # one generation: nothing to read together
             continue
         option = "--" + name.replace("_", "-")
         flags.append(
