@@ -124,6 +124,12 @@ commands() {  # one "name flags..." line per run
   for s in 0 1 2; do
     echo "bestg2-1-1-s$s --protocol 1:1 --preset best --seed $s --min-steps 3600 --warp 0.5 --generations 1 --teacher $out/bestw-1-1-s$s"
   done
+  # validation round 54's change on 1:3: a third generation, taught by the second generation's run of its seed
+  for s in 0 1 2; do
+    echo "bestg3-1-3-s$s --protocol 1:3 --preset best --seed $s --min-steps 3600 --generations 1 --teacher $out/bestg2-1-3-s$s"
+  done
+  # rounds 55 and 56 train nothing: they read these runs again (every phase on 1:3; on 1:1 bestg2-1-1-sS with
+  # bestw-1-1-sS together), with the handrnn evaluate commands docs/accuracy.md gives
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

@@ -92,9 +92,10 @@ def presets(root: Path) -> list[str]:
         "1:1, best, one network (local,vel,orient)": [f"one3-1-1-s{s}" for s in range(3)],
         "1:3, best before round 20 (pose,vel, --bones 0.2, 200 epochs; member 2 on the palm frame since round 13; --drop 0.1 since "
         "round 15)": ["bestd-1-3", "bestd-1-3-s1", "bestd-1-3-s2"],
-        "1:3, best (a second generation: the preset taught by the preset run of its seed, --teacher, since round 52)": [
-            f"bestg2-1-3-s{s}" for s in range(3)
-        ],
+        "1:3, best (a third generation, taught by the second generation's run of its seed, since round 54; every phase "
+        "read since round 55)": [f"bestg3-1-3-s{s}" for s in range(3)],
+        "1:3, best before round 54 (a second generation: the preset taught by the preset run of its seed, --teacher, "
+        "since round 52)": [f"bestg2-1-3-s{s}" for s in range(3)],
         "1:3, best before round 52 (twice the training, --min-steps 3600, since round 37)": [
             f"bestl-1-3-s{s}" for s in range(3)
         ],

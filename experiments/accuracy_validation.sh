@@ -434,6 +434,8 @@ round54() {  # 1:3, k-fold as round 52: a third generation, the 1:3 preset taugh
   # of its fold (v52-13k3-taught-fF); --generations 1: one training, whatever the preset's generations
   one_change_each_fold v54-13k3 "$K13 --generations 1 --teacher $out/v52-13k3-taught-fFOLD" gen3
 }
+# Rounds 55 and 56 train nothing: they evaluate runs of rounds 49, 52, 53 and 54 (handrnn evaluate; the commands
+# are in docs/accuracy.md).
 commands() {
   local r
   for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54}; do "round$r"; done
