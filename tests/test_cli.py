@@ -580,6 +580,13 @@ def test_all_generations_judge_a_run_with_every_generations_networks(tree, tmp_p
     exported = graph(torch.as_tensor(first, dtype=torch.float32)[None])[0].detach().numpy()
     np.testing.assert_allclose(exported, clf.predict_proba(first)[0], rtol=1e-4, atol=1e-6)
 
+    validated = train_tiny(tree, tmp_path, "validated", [*GENERATION_FLAGS, "--generations", "2", "--all-generations"])
+    results = json.loads((validated / "results.json").read_text())
+    for checkpoint, key in (("best", "test_loss"), ("last", "test_loss_last_epoch")):  # generation 1 at its best
+        assert main(["evaluate", str(validated), "--checkpoint", checkpoint]) == 0
+        report = json.loads((validated / f"evaluation-test-{checkpoint}.json").read_text())
+        assert report["loss"] == pytest.approx(results[key], rel=1e-5), checkpoint
+
 
 @pytest.mark.parametrize(
     "at, said, table_says",

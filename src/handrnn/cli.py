@@ -216,7 +216,8 @@ def print_scores(r: dict) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .evaluation import load_model
+    from .config import from_dict
+    from .evaluation import load_model, reads_phases
 
     for flag in ("top", "every"):
         if getattr(args, flag) < 1:
@@ -228,11 +229,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model, encoder, state = load_model(Path(args.run), args.checkpoint, args.device)
     out = Reporter(list(state["actions"]), args.top, args.json)
     stride = args.stride or max(1, args.window // 4)
+    phases = reads_phases(from_dict(state["config"], args.run), None)  # as evaluate reads the run
     if args.stream:
-        return predict_stream(model, encoder, state, out, args, stride)
-    from .config import from_dict
+        return predict_stream(model, encoder, state, out, args, stride, phases)
     from .datasets import check_hand, read_sequence
-    from .evaluation import checkpoint_joints, reads_phases
+    from .evaluation import checkpoint_joints
     from .stream import classify, segments, windows
 
     joints = checkpoint_joints(state)  # the run's layout (FPHA: 21 joints)
@@ -240,7 +241,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not args.no_check:
         for path, seq in seqs:
             check_hand(seq, str(path))
-    phases = reads_phases(from_dict(state["config"], args.run), None)  # as evaluate reads the run
     for path, seq in seqs:
         if args.window:
             results = list(windows(model, encoder, [seq], args.window, stride, phases))
@@ -250,7 +250,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def predict_stream(model, encoder, state: dict, out: Reporter, args: argparse.Namespace, stride: int) -> int:
+def predict_stream(
+    model, encoder, state: dict, out: Reporter, args: argparse.Namespace, stride: int, phases: bool = False
+) -> int:
+    """predict --stream: windows (each read from every phase with `phases`), or the live recurrent state, which
+    reads every k-th frame from the first as they come."""
     from .datasets import check_hand
     from .evaluation import checkpoint_joints
     from .stream import Streamer, read_frames, segments, windows
@@ -259,10 +263,7 @@ def predict_stream(model, encoder, state: dict, out: Reporter, args: argparse.Na
     if not args.no_check:
         frames = checked(frames, check_hand)
     if args.window:
-        from .config import from_dict
-        from .evaluation import reads_phases
-
-        results, phases = [], reads_phases(from_dict(state["config"], args.run), None)
+        results = []
         for seen, probs in windows(model, encoder, frames, args.window, stride, phases):
             out.ranked("frames", f"{max(0, seen - args.window)}-{seen}", probs)
             results.append((seen, probs))

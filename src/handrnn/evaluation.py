@@ -29,7 +29,8 @@ def load_model(
     """The model of a run folder's checkpoint (best or last) on `device`, its input encoder and the
     checkpoint's metadata; `member` k >= 1 gives an ensemble's k-th network alone (it reads its own columns of
     the same input). A run of several generations with all_generations is the ensemble of every generation's
-    networks (each generation's checkpoint of the same name; members counted over all of them)."""
+    networks (the earlier ones at their best checkpoint, the one that taught the next, as training judged the run;
+    members counted over all of them)."""
     run = RunDir(run_dir)
     folds = run.folds()
     if folds:
@@ -50,17 +51,17 @@ def load_model(
         ) from None
     encoder = Encoder(cfg.feature_names(), Normaliser(**state["normaliser"]), cfg.frame_step)
     if cfg.all_generations and cfg.generations > 1:
-        model = together([*earlier_generations(run, checkpoint, encoder), model])
+        model = together([*earlier_generations(run, cfg.generations, encoder), model])
     model = pick_member(model, member, where).to(resolve_device(device))
     return model.eval(), encoder, state
 
 
-def earlier_generations(run: RunDir, checkpoint: str, encoder: Encoder) -> list[torch.nn.Module]:
-    """The models of a run's earlier generations (generation1, ...), each read from its `checkpoint`; each must
-    read the input as the run's last generation does."""
+def earlier_generations(run: RunDir, generations: int, encoder: Encoder) -> list[torch.nn.Module]:
+    """The models of a run's earlier generations (generation1 to generation{generations - 1}), each at its best
+    checkpoint; each must read the input as the run's last generation does."""
     models = []
-    for g in range(1, run.read_config().generations):
-        model, theirs, _ = load_model(run.generation(g).path, checkpoint)
+    for g in range(1, generations):
+        model, theirs, _ = load_model(run.generation(g).path, "best")
         if theirs != encoder:
             raise HandRNNError(f"{run.generation(g).path}: reads other input than {run.path} (features or normaliser)")
         models.append(model)
