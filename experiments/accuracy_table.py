@@ -571,6 +571,10 @@ ROUND54 = {  # 1:3 as round 52 (k-fold): the second generation, and a third taug
     folds("v54-13k3-gen3"): "+ taught by the second-generation run of its fold, --teacher (a third generation)",
 }
 
+ROUND57 = {  # 3:1 as round 45 (k-fold): the preset as it stands, to be read with and without every phase
+    folds("v57-31k3-base"): "the 3:1 preset as it stands (round 45's co-distilled members, trained again)",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -618,6 +622,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 52 (1:3, 3 members taught, k-fold)", ROUND52, "folds 1 to 5"),
     ("round 53 (1:1, 3 members taught, k-fold)", ROUND53, "folds 1 to 5"),
     ("round 54 (1:3, a third generation, k-fold)", ROUND54, "folds 1 to 5"),
+    ("round 57 (3:1, 3 members, k-fold)", ROUND57, "folds 1 to 5"),
 )
 
 
