@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import Encoder
+from .data import Encoder, held_out
 from .datasets import is_number
 from .errors import HandRNNError
 from .features import LONG_STRIDE, sequence_palm
 from .models import HRNN, Ensemble, RNNClassifier
 from .skeleton import NUM_COORDS, NUM_FEATURES, NUM_JOINTS
-from .training import device_of
+from .training import device_of, predict
 
 
 def can_stream(model: torch.nn.Module) -> bool:
@@ -87,13 +87,8 @@ class Streamer:
 @torch.no_grad()
 def classify(model: torch.nn.Module, encoder: Encoder, frames: np.ndarray, phases: bool = False) -> np.ndarray:
     """Probabilities [C] of one whole sequence [T, 63]; with `phases`, their mean over the readings from each
-    phase of the encoder's step (as `data.Phases`)."""
-    starts = range(min(encoder.step, len(frames))) if phases else range(1)
-    probs = []
-    for start in starts:
-        x = torch.from_numpy(encoder(frames[start:]))[None].to(device_of(model))
-        probs.append(torch.softmax(model(x, torch.tensor([x.shape[1]])), -1)[0].cpu())
-    return torch.stack(probs).mean(0).numpy()
+    phase of the encoder's step (`data.Phases`)."""
+    return torch.softmax(predict(model, held_out([frames], np.zeros(1), encoder, phases)), -1)[0].numpy()
 
 
 def windows(

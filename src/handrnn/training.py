@@ -372,15 +372,15 @@ def judged(model: nn.Module, earlier: Sequence[nn.Module]) -> nn.Module:
     return together([*earlier, model]) if earlier else model
 
 
-def load_earlier(cfg: Config, run_dir: RunDir) -> list[nn.Module]:
-    """The finished earlier generations of the run (best checkpoints) that its last generation is judged with, on
-    cfg's device: with all_generations and generations > 1, else none."""
+def load_earlier(cfg: Config, run_dir: RunDir, encoder: Encoder) -> list[nn.Module]:
+    """The finished earlier generations of the run (best checkpoints, as `handrnn evaluate` reads them) that its
+    last generation is judged with, on cfg's device: with all_generations and generations > 1, else none."""
     if not (cfg.all_generations and cfg.generations > 1):
         return []
-    from .evaluation import load_model  # evaluation builds on this module
+    from .evaluation import earlier_generations  # evaluation builds on this module
 
     device = resolve_device(cfg.device)
-    return [load_model(run_dir.generation(g).path, "best", str(device))[0] for g in range(1, cfg.generations)]
+    return [m.to(device) for m in earlier_generations(run_dir, cfg.generations, encoder)]
 
 
 def with_joints(cfg: Config, data: HandActions) -> Config:
@@ -453,7 +453,7 @@ def train_one(
         log.warning("the validation part is empty (too few training sequences per class): keeping the last epoch")
     if cfg.distill and cfg.members < 2 and not teacher_run:
         log.warning(f"distill = {cfg.distill} applies to ensembles; this run trains one network, so it is off")
-    earlier = load_earlier(cfg, run_dir)
+    earlier = load_earlier(cfg, run_dir, prep.encoder)
     run = start_training(cfg, len(data.actions), math.ceil(len(prep.train) / cfg.batch_size), taught_by, earlier)
     history, best, start = [], {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")}, 1
     sha256 = {part: fingerprint(data, np.array(index, dtype=np.int64)) for part, index in prep.index.items()}
