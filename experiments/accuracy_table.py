@@ -575,6 +575,11 @@ ROUND57 = {  # 3:1 as round 45 (k-fold): the preset as it stands, to be read wit
     folds("v57-31k3-base"): "the 3:1 preset as it stands (round 45's co-distilled members, trained again)",
 }
 
+ROUND58 = {  # 3:1 as round 57 (k-fold): the preset as it stands, and with uneven speed
+    folds("v57-31k3-base"): "the 3:1 preset as it stands (round 57's runs)",
+    folds("v58-31k3-warp"): "+ uneven speed, --warp 0.5",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -623,6 +628,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 53 (1:1, 3 members taught, k-fold)", ROUND53, "folds 1 to 5"),
     ("round 54 (1:3, a third generation, k-fold)", ROUND54, "folds 1 to 5"),
     ("round 57 (3:1, 3 members, k-fold)", ROUND57, "folds 1 to 5"),
+    ("round 58 (3:1, 3 members, k-fold)", ROUND58, "folds 1 to 5"),
 )
 
 

@@ -43,7 +43,8 @@
 # as round 49): the whole 3-member preset taught by round 49's uneven-speed run of its fold, round 52's second
 # generation on 1:1; round 54 (1:3, k-fold as round 52): a third generation, taught by round 52's second; rounds 55
 # and 56 evaluate runs only; round 57 (3:1, k-fold as round 45): the whole 3-member preset as it stands, trained
-# again, to be read with and without every phase (--phases).
+# again, to be read with and without every phase (--phases); round 58 (3:1, k-fold as round 57): the preset with
+# uneven speed (--warp).
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -52,8 +53,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 57"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18, 20 to 54 and 57)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 58"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18, 20 to 54, 57 and 58)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -443,9 +444,13 @@ round57() {  # 3:1, k-fold as round 45: the whole 3-member 3:1 preset as it stan
   # option), and to teach a second generation in a later round
   one_change_each_fold v57-31k3 "${K11/1:1/3:1}" base
 }
+round58() {  # 3:1, k-fold as round 57, whose runs (v57-31k3-base-fF, the preset as it stands) are the base: the preset
+  # with uneven speed (--warp 0.5: adopted on 1:1 in round 49 and on cross-subject in round 47)
+  one_change_each_fold v58-31k3 "${K11/1:1/3:1}" "warp --warp 0.5"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 57}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 57 58}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
