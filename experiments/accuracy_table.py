@@ -580,6 +580,12 @@ ROUND58 = {  # 3:1 as round 57 (k-fold): the preset as it stands, and with uneve
     folds("v58-31k3-warp"): "+ uneven speed, --warp 0.5",
 }
 
+ROUND59 = {  # 3:1 as round 57 (k-fold): the preset as it stands, a second generation, twice the training
+    folds("v57-31k3-base"): "the 3:1 preset as it stands (round 57's runs)",
+    folds("v59-31k3-taught"): "+ taught by the preset run of its fold, --teacher (a second generation)",
+    folds("v59-31k3-steps3600"): "+ twice the training, --min-steps 3600",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -629,6 +635,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 54 (1:3, a third generation, k-fold)", ROUND54, "folds 1 to 5"),
     ("round 57 (3:1, 3 members, k-fold)", ROUND57, "folds 1 to 5"),
     ("round 58 (3:1, 3 members, k-fold)", ROUND58, "folds 1 to 5"),
+    ("round 59 (3:1, 3 members, k-fold)", ROUND59, "folds 1 to 5"),
 )
 
 

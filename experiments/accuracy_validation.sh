@@ -44,7 +44,7 @@
 # generation on 1:1; round 54 (1:3, k-fold as round 52): a third generation, taught by round 52's second; rounds 55
 # and 56 evaluate runs only; round 57 (3:1, k-fold as round 45): the whole 3-member preset as it stands, trained
 # again, to be read with and without every phase (--phases); round 58 (3:1, k-fold as round 57): the preset with
-# uneven speed (--warp).
+# uneven speed (--warp); round 59 (3:1, k-fold as round 57): a second generation, or twice the training.
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -53,8 +53,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 58"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18, 20 to 54, 57 and 58)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 59"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18, 20 to 54 and 57 to 59)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -448,9 +448,14 @@ round58() {  # 3:1, k-fold as round 57, whose runs (v57-31k3-base-fF, the preset
   # with uneven speed (--warp 0.5: adopted on 1:1 in round 49 and on cross-subject in round 47)
   one_change_each_fold v58-31k3 "${K11/1:1/3:1}" "warp --warp 0.5"
 }
+round59() {  # 3:1, k-fold as round 57, whose runs are the base (round 58's uneven speed was not adopted): a second
+  # generation taught by round 57's run of its fold (rounds 52, 53), or twice the training (rounds 37, 48)
+  one_change_each_fold v59-31k3 "${K11/1:1/3:1} --teacher $out/v57-31k3-base-fFOLD" taught
+  one_change_each_fold v59-31k3 "${K11/1:1/3:1}" "steps3600 --min-steps 3600"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 57 58}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 57 58 59}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
