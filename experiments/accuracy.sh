@@ -130,6 +130,11 @@ commands() {  # one "name flags..." line per run
   done
   # rounds 55 and 56 train nothing: they read these runs again (every phase on 1:3; on 1:1 bestg2-1-1-sS with
   # bestw-1-1-sS together), with the handrnn evaluate commands docs/accuracy.md gives
+  # validation round 59's change on 3:1: a second generation, taught by bestcd-3-1-sS (run again once those are done;
+  # they were trained again in the session of round 59 with --generations 1, the same training as their first)
+  for s in 0 1 2; do
+    echo "bestg2-3-1-s$s --protocol 3:1 --preset best --seed $s --generations 1 --teacher $out/bestcd-3-1-s$s"
+  done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all

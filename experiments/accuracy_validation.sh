@@ -44,7 +44,8 @@
 # generation on 1:1; round 54 (1:3, k-fold as round 52): a third generation, taught by round 52's second; rounds 55
 # and 56 evaluate runs only; round 57 (3:1, k-fold as round 45): the whole 3-member preset as it stands, trained
 # again, to be read with and without every phase (--phases); round 58 (3:1, k-fold as round 57): the preset with
-# uneven speed (--warp); round 59 (3:1, k-fold as round 57): a second generation, or twice the training.
+# uneven speed (--warp); round 59 (3:1, k-fold as round 57): a second generation, or twice the training; round
+# 60 evaluates rounds 57 and 59's runs together.
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
