@@ -586,6 +586,12 @@ ROUND59 = {  # 3:1 as round 57 (k-fold): the preset as it stands, a second gener
     folds("v59-31k3-steps3600"): "+ twice the training, --min-steps 3600",
 }
 
+ROUND61 = {  # 3:1 as round 59 (k-fold): its second generation, a third, and the second trained twice as long
+    folds("v59-31k3-taught"): "the 3:1 preset as it now stands (round 59's second generation)",
+    folds("v61-31k3-gen3"): "+ taught by the second-generation run of its fold, --teacher (a third generation)",
+    folds("v61-31k3-taughtsteps"): "the second generation trained twice as long, --min-steps 3600",
+}
+
 LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at the end of training
     ("round 8 (cross-subject)", ROUND8, "folds 1, 2"),
     ("round 9 (1:3)", ROUND9, "seeds as listed"),
@@ -636,6 +642,7 @@ LATER_ROUNDS = (  # (heading, runs, what the val acc column lists): compared at 
     ("round 57 (3:1, 3 members, k-fold)", ROUND57, "folds 1 to 5"),
     ("round 58 (3:1, 3 members, k-fold)", ROUND58, "folds 1 to 5"),
     ("round 59 (3:1, 3 members, k-fold)", ROUND59, "folds 1 to 5"),
+    ("round 61 (3:1, 3 members, k-fold)", ROUND61, "folds 1 to 5"),
 )
 
 

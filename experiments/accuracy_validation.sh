@@ -45,7 +45,8 @@
 # and 56 evaluate runs only; round 57 (3:1, k-fold as round 45): the whole 3-member preset as it stands, trained
 # again, to be read with and without every phase (--phases); round 58 (3:1, k-fold as round 57): the preset with
 # uneven speed (--warp); round 59 (3:1, k-fold as round 57): a second generation, or twice the training; round
-# 60 evaluates rounds 57 and 59's runs together.
+# 60 evaluates rounds 57 and 59's runs together; round 61 (3:1, k-fold as round 59): a third generation, or the
+# second trained twice as long.
 # (Round 19, one-network changes on 1:3, was planned and dropped unrun for round 20's preset runs.)
 # ROUNDS picks the rounds (default all); SEEDS15 round 15's seeds (default 0 to 5; it ran as "0 1 2", then "3 4 5"),
 # SEEDS16, SEEDS18, SEEDS20, SEEDS24, SEEDS25 and SEEDS27 rounds 16's, 18's, 20's, 24's, 25's and 27's (default
@@ -54,8 +55,8 @@
 # Runs that already have results.json are kept.
 # Each line is the command as it was run, with the preset of its day; docs/accuracy.md's Commands give the flags
 # that make today's preset train what each run trained (e.g. --frame-step 1 for runs made before a protocol took one).
-# Usage: JOBS=2 [ROUNDS="2 3 ... 59"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
-# (ROUNDS left out runs rounds 2 to 18, 20 to 54 and 57 to 59)
+# Usage: JOBS=2 [ROUNDS="2 3 ... 61"] [EXTRA="--device cuda"] experiments/accuracy_validation.sh DATA_DIR [OUT_DIR]
+# (ROUNDS left out runs rounds 2 to 18, 20 to 54, 57 to 59 and 61)
 set -euo pipefail
 data=${1:?FPHA folder}; out=${2:-runs/accuracy}
 base="--protocol 1:1 --preset best128 --members 1 --val-fraction 0.1 --epochs 100"
@@ -454,9 +455,16 @@ round59() {  # 3:1, k-fold as round 57, whose runs are the base (round 58's unev
   one_change_each_fold v59-31k3 "${K11/1:1/3:1} --teacher $out/v57-31k3-base-fFOLD" taught
   one_change_each_fold v59-31k3 "${K11/1:1/3:1}" "steps3600 --min-steps 3600"
 }
+# Round 60 trains nothing: it evaluates rounds 57 and 59's runs together (handrnn evaluate; docs/accuracy.md).
+round61() {  # 3:1, k-fold as round 59, whose second generation (v59-31k3-taught-fF, the 3:1 preset's since) is the
+  # base: a third generation taught by it (round 54 on 1:3), or the second generation trained twice as long
+  one_change_each_fold v61-31k3 "${K11/1:1/3:1} --generations 1 --teacher $out/v59-31k3-taught-fFOLD" gen3
+  one_change_each_fold v61-31k3 "${K11/1:1/3:1} --generations 1 --teacher $out/v57-31k3-base-fFOLD" \
+    "taughtsteps --min-steps 3600"
+}
 commands() {
   local r
-  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 57 58 59}; do "round$r"; done
+  for r in ${ROUNDS:-2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 57 58 59 61}; do "round$r"; done
 }
 source "$(dirname "$0")/parallel_runs.sh"
 commands | run_all
