@@ -107,9 +107,10 @@ def presets(root: Path) -> list[str]:
         "1:3, best before round 15 (member 2 on the palm frame since round 13; no frame dropping)": ["bestm-1-3"],
         "1:3, best before round 13 (3 members, each on pose,vel, --bones 0.2; 200 epochs)": ["best13-1-3"],
         "1:3, best with features local,vel,orient (before its 1:3 change)": ["best3-1-3"],
-        "3:1, best (members co-distilled, --distill 1, since round 45; seed 2 stopped at epoch 17 of 100, then resumed)": [
-            f"bestcd-3-1-s{s}" for s in range(3)
-        ],
+        "3:1, best (two generations, the second taught by the first, since round 59: bestcd-3-1-sS then bestg2-3-1-sS, "
+        "--teacher)": [f"bestg2-3-1-s{s}" for s in range(3)],
+        "3:1, best before round 59 (members co-distilled, --distill 1, since round 45; trained again in round 59's test "
+        "session, the same accuracies)": [f"bestcd-3-1-s{s}" for s in range(3)],
         "3:1, best before round 45 (every 3rd frame, --frame-step 3, since round 42)": [
             f"bests3-3-1-s{s}" for s in range(3)
         ],
