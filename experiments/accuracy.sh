@@ -131,7 +131,8 @@ commands() {  # one "name flags..." line per run
   # rounds 55 and 56 train nothing: they read these runs again (every phase on 1:3; on 1:1 bestg2-1-1-sS with
   # bestw-1-1-sS together), with the handrnn evaluate commands docs/accuracy.md gives
   # validation round 59's change on 3:1: a second generation, taught by bestcd-3-1-sS (run again once those are done;
-  # they were trained again in the session of round 59 with --generations 1, the same training as their first)
+  # bestcd-3-1-sS were trained again in round 59's session, seeds 0 and 1 before the preset changed, seed 2 after it
+  # with --generations 1: the same training, one generation)
   for s in 0 1 2; do
     echo "bestg2-3-1-s$s --protocol 3:1 --preset best --seed $s --generations 1 --teacher $out/bestcd-3-1-s$s"
   done
