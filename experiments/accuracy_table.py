@@ -576,13 +576,15 @@ ROUND57 = {  # 3:1 as round 45 (k-fold): the preset as it stands, to be read wit
     folds("v57-31k3-base"): "the 3:1 preset as it stands (round 45's co-distilled members, trained again)",
 }
 
+R57_BASE = {folds("v57-31k3-base"): "the 3:1 preset as it stands (round 57's runs)"}  # rounds 58, 59's base
+
 ROUND58 = {  # 3:1 as round 57 (k-fold): the preset as it stands, and with uneven speed
-    folds("v57-31k3-base"): "the 3:1 preset as it stands (round 57's runs)",
+    **R57_BASE,
     folds("v58-31k3-warp"): "+ uneven speed, --warp 0.5",
 }
 
 ROUND59 = {  # 3:1 as round 57 (k-fold): the preset as it stands, a second generation, twice the training
-    folds("v57-31k3-base"): "the 3:1 preset as it stands (round 57's runs)",
+    **R57_BASE,
     folds("v59-31k3-taught"): "+ taught by the preset run of its fold, --teacher (a second generation)",
     folds("v59-31k3-steps3600"): "+ twice the training, --min-steps 3600",
 }
